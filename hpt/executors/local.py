@@ -1,0 +1,55 @@
+"""The default executor: each attempt is a subprocess on this machine, watched by a thread."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from .proc import Event, Key, Launch, run_attempt
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, events: queue.Queue[Event]):
+        self._events = events
+        self._stops: dict[Key, threading.Event] = {}
+        self._threads: dict[Key, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def start(self, launch: Launch) -> None:
+        stop = threading.Event()
+        # The watching thread also starts the process: the launcher's parent-death signal
+        # fires when the thread that forked it ends, so that thread must outlive the trial.
+        thread = threading.Thread(
+            target=self._run,
+            args=(launch, stop),
+            name=f"trial-{launch.trial_id}.{launch.attempt}",
+            daemon=True,
+        )
+        with self._lock:
+            self._stops[launch.key] = stop
+            self._threads[launch.key] = thread
+        thread.start()
+
+    def _run(self, launch: Launch, stop: threading.Event) -> None:
+        try:
+            run_attempt(launch, self._events.put, stop)
+        finally:
+            with self._lock:
+                self._stops.pop(launch.key, None)
+                self._threads.pop(launch.key, None)
+
+    def stop(self, key: Key) -> None:
+        with self._lock:
+            stop = self._stops.get(key)
+        if stop is not None:
+            stop.set()
+
+    def close(self) -> None:
+        with self._lock:
+            threads = list(self._threads.values())
+            for stop in self._stops.values():
+                stop.set()
+        for t in threads:
+            t.join(timeout=30)

@@ -1,0 +1,305 @@
+"""Running one trial attempt as a subprocess: the code every executor shares.
+
+``run_attempt`` starts the command under the launcher (``hpt/_launcher.py``), streams its
+stdout and stderr line by line as they come (split on ``\\n`` and ``\\r`` so progress bars
+work), writes both to log files, and reports through ``emit``: :class:`Started`, then
+:class:`Line` events, then exactly one :class:`Exited`.
+
+Bounds, so that no trial output can exhaust hpt: a line is cut to :data:`MAX_LINE_BYTES` (the
+rest of it is dropped until the next newline), and each log file keeps its first
+:data:`LOG_HEAD_BYTES` and its last :data:`LOG_TAIL_BYTES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..metrics import MAX_LINE
+
+MAX_LINE_BYTES = MAX_LINE * 4  # UTF-8: at most 4 bytes a character
+LOG_HEAD_BYTES = 64 * 1024 * 1024
+LOG_TAIL_BYTES = 1024 * 1024
+LAUNCHER = str(Path(__file__).resolve().parent.parent / "_launcher.py")
+
+Key = tuple[int, int]  # (trial id, attempt)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to start one trial attempt.
+
+    ``env`` holds only what hpt adds; it is laid over the environment of the machine the
+    attempt runs on.
+    """
+
+    trial_id: int
+    attempt: int
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    cwd: str
+    log_dir: str
+    grace: float = 5.0
+    resources: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> Key:
+        return (self.trial_id, self.attempt)
+
+
+@dataclass(frozen=True)
+class Started:
+    key: Key
+    pid: int | None
+    pgid: int | None
+    host: str
+
+
+@dataclass(frozen=True)
+class Line:
+    key: Key
+    stream: str  # "stdout" | "stderr"
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Exited:
+    """How an attempt ended: ``exit_code`` (negative: killed by that signal) or ``error``."""
+
+    key: Key
+    exit_code: int | None
+    error: str | None = None
+    time: float = 0.0
+
+
+Event = Started | Line | Exited
+
+_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+class LineSplitter:
+    """Bytes in, complete lines out. Lines break at ``\\n``, ``\\r\\n`` and ``\\r``; a line longer
+    than ``limit`` bytes is cut there and the rest of it is dropped."""
+
+    def __init__(self, limit: int = MAX_LINE_BYTES):
+        self.limit = limit
+        self._buf = b""
+        self._dropping = False
+        self._pending_cr = False
+
+    def feed(self, data: bytes) -> list[str]:
+        if self._pending_cr and data.startswith(b"\n"):
+            data = data[1:]  # the \n of a \r\n split across two reads
+        self._pending_cr = data.endswith(b"\r")
+        buf = self._buf + data
+        parts = _BREAK.split(buf)
+        self._buf = parts.pop()
+        out = []
+        for part in parts:
+            if self._dropping:
+                self._dropping = False
+                continue
+            out.append(part[: self.limit].decode("utf-8", errors="replace"))
+        if len(self._buf) > self.limit:
+            if not self._dropping:
+                out.append(self._buf[: self.limit].decode("utf-8", errors="replace"))
+                self._dropping = True
+            self._buf = b""
+        return out
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf, b""
+        if rest and not self._dropping:
+            return [rest[: self.limit].decode("utf-8", errors="replace")]
+        self._dropping = False
+        return []
+
+
+class CappedLog:
+    """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes."""
+
+    def __init__(self, path: Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
+        self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.head, self.tail = head, tail
+        self.written = 0
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+
+    def write(self, data: bytes) -> None:
+        room = self.head - self.written
+        if room > 0:
+            self._f.write(data[:room])
+            self.written += min(room, len(data))
+            data = data[room:]
+        if data:
+            self._tail.append(data)
+            self._tail_size += len(data)
+            while self._tail_size - len(self._tail[0]) >= self.tail:
+                self._tail_size -= len(self._tail.popleft())
+
+    def close(self, total: int) -> None:
+        if self._tail:
+            kept = b"".join(self._tail)[-self.tail :]
+            skipped = total - self.written - len(kept)
+            if skipped > 0:
+                self._f.write(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
+            self._f.write(kept)
+        self._f.close()
+
+
+def trial_environment(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # Python trials stream their lines as they print
+    env.update(extra)
+    return env
+
+
+def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: threading.Event) -> None:
+    """Run one attempt to its end. Always emits exactly one :class:`Exited`, last."""
+    key = launch.key
+    log_dir = Path(launch.log_dir)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        status_r, status_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    LAUNCHER,
+                    str(status_w),
+                    str(os.getpid()),
+                    str(launch.grace),
+                    "--",
+                    *launch.argv,
+                ],
+                cwd=launch.cwd,
+                env=trial_environment(launch.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(status_w,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(status_w)
+    except OSError as exc:
+        emit(Exited(key, None, f"cannot start the trial: {exc.strerror or exc}", time.time()))
+        return
+    exited = []
+
+    def tracked(event: Event) -> None:
+        if isinstance(event, Exited):
+            exited.append(event)
+        emit(event)
+
+    try:
+        _supervise(launch, proc, status_r, tracked, stop, log_dir)
+    except Exception as exc:  # a bug here must not leave the runner waiting forever
+        _signal_group(proc.pid, signal.SIGKILL)
+        if not exited:
+            emit(Exited(key, None, f"internal error while watching the trial: {exc!r}", time.time()))
+
+
+def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
+    key = launch.key
+    host = socket.gethostname()
+    logs = {
+        "stdout": CappedLog(log_dir / "stdout.log"),
+        "stderr": CappedLog(log_dir / "stderr.log"),
+    }
+    totals = {"stdout": 0, "stderr": 0}
+    splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    sel.register(status_r, selectors.EVENT_READ, "status")
+    status_buf = b""
+    child_pgid = None
+    exit_code: int | None = None
+    error: str | None = None
+    term_at = None
+    launcher_gone_at = None
+    try:
+        while sel.get_map():
+            for sk, _ in sel.select(timeout=0.1):
+                fd = sk.fd if sk.data == "status" else sk.fileobj.fileno()
+                data = os.read(fd, 65536)
+                if not data:
+                    sel.unregister(sk.fileobj)
+                    continue
+                if sk.data == "status":
+                    status_buf += data
+                    while b"\n" in status_buf:
+                        msg, status_buf = status_buf.split(b"\n", 1)
+                        word, _, rest = msg.decode(errors="replace").partition(" ")
+                        if word == "started":
+                            child_pgid = int(rest)
+                            emit(Started(key, proc.pid, child_pgid, host))
+                        elif word == "exit":
+                            exit_code = int(rest)
+                        elif word in ("notfound", "error"):
+                            error = rest
+                    continue
+                stream = sk.data
+                totals[stream] += len(data)
+                logs[stream].write(data)
+                now = time.time()
+                for text in splitters[stream].feed(data):
+                    if text:
+                        emit(Line(key, stream, text, now))
+            now = time.monotonic()
+            if stop.is_set() and term_at is None:
+                term_at = now
+                _signal(proc.pid, signal.SIGTERM)
+            if term_at is not None and now - term_at > launch.grace + 2.0:
+                # The launcher did not finish the job: kill both groups outright.
+                if child_pgid:
+                    _signal_group(child_pgid, signal.SIGKILL)
+                _signal_group(proc.pid, signal.SIGKILL)
+            if launcher_gone_at is None and proc.poll() is not None:
+                launcher_gone_at = now
+            elif launcher_gone_at is not None and now - launcher_gone_at > 2.0:
+                # Something escaped the process group and holds our pipes open: stop reading.
+                if child_pgid:
+                    _signal_group(child_pgid, signal.SIGKILL)
+                break
+    finally:
+        for stream, splitter in splitters.items():
+            for text in splitter.flush():
+                if text:
+                    emit(Line(key, stream, text, time.time()))
+        for stream, log in logs.items():
+            log.close(totals[stream])
+        sel.close()
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+        os.close(status_r)
+        rc = proc.wait()
+        if exit_code is None and error is None:
+            exit_code = rc if rc < 0 else -signal.SIGKILL
+    emit(Exited(key, exit_code, error, time.time()))
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

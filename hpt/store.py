@@ -1,0 +1,642 @@
+"""The job store: one SQLite database per job. The only module that speaks SQL.
+
+Every state change is one transaction, so a crash at any moment leaves the store consistent:
+a trial is pending, running, interrupted or finished, and a finished trial is never written
+again. Strategy bookkeeping (grid index, bracket, rung) lives in each trial's ``info``, so a
+job can be rebuilt from the store alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import re
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import (
+    HptError,
+    JobLockedError,
+    JobNotFoundError,
+    StoreError,
+    TrialFinishedError,
+    UsageError,
+)
+
+SCHEMA_VERSION = 1
+DB_NAME = "job.db"
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+# Trial states. pending -> running -> completed | failed | stopped; running -> interrupted
+# (hpt was stopped or died) -> running again on resume; running -> pending (a retry).
+PENDING, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED = (
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "stopped",
+    "interrupted",
+)
+FINISHED = frozenset({COMPLETED, FAILED, STOPPED})
+TRIAL_STATES = (PENDING, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED)
+
+# Job statuses, as AMT's HyperParameterTuningJobStatus.
+IN_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_STOPPED = "InProgress", "Completed", "Failed", "Stopped"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE job (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    spec_text TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    spec_source TEXT NOT NULL,
+    base_dir TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    end_reason TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    ended REAL,
+    elapsed REAL NOT NULL DEFAULT 0,
+    overrides TEXT NOT NULL DEFAULT '{}',
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    runner_pid INTEGER,
+    runner_host TEXT
+);
+CREATE TABLE trials (
+    id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    info TEXT NOT NULL DEFAULT '{}',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    objective REAL,
+    objective_step INTEGER,
+    reason TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL
+);
+CREATE TABLE attempts (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    attempt INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    pid INTEGER,
+    pgid INTEGER,
+    host TEXT,
+    started REAL NOT NULL,
+    ended REAL,
+    exit_code INTEGER,
+    reason TEXT,
+    log_dir TEXT NOT NULL,
+    PRIMARY KEY (trial_id, attempt)
+);
+CREATE TABLE metrics (
+    trial_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value REAL,
+    time REAL NOT NULL
+);
+CREATE INDEX metrics_by_trial ON metrics (trial_id, attempt, name);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    trial_id INTEGER,
+    kind TEXT NOT NULL,
+    detail TEXT
+);
+"""
+
+
+def _real(x: float | None) -> Any:
+    """SQLite turns NaN into NULL; keep it as the text 'NaN' in a REAL column instead."""
+    if x is None:
+        return None
+    x = float(x)
+    return "NaN" if math.isnan(x) else x
+
+
+def _float(v: Any) -> float | None:
+    if v is None:
+        return None
+    return float(v)  # float('NaN') for the text form; inf round-trips as REAL
+
+
+@dataclass
+class TrialRow:
+    """One trial as stored."""
+
+    id: int
+    state: str
+    params: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    objective: float | None = None
+    objective_step: int | None = None
+    reason: str | None = None
+    created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+@dataclass
+class JobRow:
+    name: str
+    spec_text: str
+    spec_data: dict
+    spec_source: str
+    base_dir: str
+    seed: int
+    status: str
+    end_reason: str | None
+    created: float
+    updated: float
+    ended: float | None
+    elapsed: float
+    stop_requested: bool
+    runner_pid: int | None
+    runner_host: str | None
+    overrides: dict
+
+
+@dataclass
+class AttemptRow:
+    trial_id: int
+    attempt: int
+    state: str
+    pid: int | None
+    pgid: int | None
+    host: str | None
+    started: float
+    ended: float | None
+    exit_code: int | None
+    reason: str | None
+    log_dir: str
+
+
+def check_name(name: str) -> str:
+    """A job name that cannot escape the runs directory, or :class:`UsageError`."""
+    if not isinstance(name, str) or "\x00" in name or not NAME_RE.fullmatch(name):
+        raise UsageError(
+            f"invalid job name {name!r}: use 1-63 letters, digits, '-' or '_' (no '/', '..' or NUL)"
+        )
+    return name
+
+
+def job_dir(runs_dir: str | Path, name: str) -> Path:
+    """``<runs_dir>/<name>``, refusing any name that could point elsewhere."""
+    return Path(runs_dir) / check_name(name)
+
+
+def trial_dir(jdir: Path, trial_id: int) -> Path:
+    return jdir / "trials" / f"{trial_id:04d}"
+
+
+def attempt_dir(jdir: Path, trial_id: int, attempt: int) -> Path:
+    return trial_dir(jdir, trial_id) / f"attempt-{attempt}"
+
+
+class Store:
+    """A job's database. Use :meth:`create` or :meth:`open`; one writer (the runner) at a time."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = path
+        self.dir = path.parent
+        self._conn = conn
+
+    # ------------------------------------------------------------------ opening
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @classmethod
+    def create(
+        cls,
+        jdir: Path,
+        *,
+        name: str,
+        spec_text: str,
+        spec_data: dict,
+        spec_source: str,
+        base_dir: str,
+        seed: int,
+    ) -> Store:
+        """Create a new job directory and database. Fails if the job already exists."""
+        jdir.mkdir(parents=True, exist_ok=True)
+        path = jdir / DB_NAME
+        if path.exists():
+            raise StoreError(f"job {name!r} already exists at {jdir}")
+        conn = cls._connect(path)
+        store = cls(path, conn)
+        now = time.time()
+        with store._tx():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute(
+                "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
+                " status, created, updated) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    spec_text,
+                    json.dumps(spec_data),
+                    spec_source,
+                    base_dir,
+                    seed,
+                    IN_PROGRESS,
+                    now,
+                    now,
+                ),
+            )
+        return store
+
+    @classmethod
+    def open(cls, jdir: Path) -> Store:
+        path = jdir / DB_NAME
+        if not path.is_file():
+            raise JobNotFoundError(f"no job at {jdir}")
+        conn = cls._connect(path)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{path} is not an hpt job database ({exc})") from None
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{path} has store schema version {row[0] if row else '?'}; this hpt reads version {SCHEMA_VERSION}"
+            )
+        return cls(path, conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    def _event(self, conn, trial_id: int | None, kind: str, detail: str | None = None) -> None:
+        conn.execute(
+            "INSERT INTO events (time, trial_id, kind, detail) VALUES (?, ?, ?, ?)",
+            (time.time(), trial_id, kind, detail),
+        )
+
+    # ------------------------------------------------------------------ job
+
+    def job(self) -> JobRow:
+        r = self._conn.execute(
+            "SELECT name, spec_text, spec_json, spec_source, base_dir, seed, status, end_reason,"
+            " created, updated, ended, elapsed, stop_requested, runner_pid, runner_host, overrides FROM job"
+        ).fetchone()
+        return JobRow(
+            r[0],
+            r[1],
+            json.loads(r[2]),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            bool(r[12]),
+            r[13],
+            r[14],
+            json.loads(r[15]),
+        )
+
+    def set_job_status(self, status: str, reason: str | None = None, elapsed: float | None = None) -> None:
+        now = time.time()
+        ended = None if status == IN_PROGRESS else now
+        with self._tx() as c:
+            c.execute(
+                "UPDATE job SET status = ?, end_reason = ?, updated = ?, ended = ?,"
+                " elapsed = COALESCE(?, elapsed) WHERE id = 1",
+                (status, reason, now, ended, elapsed),
+            )
+            self._event(c, None, "job_" + status.lower(), reason)
+
+    def set_elapsed(self, elapsed: float) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE job SET elapsed = ?, updated = ? WHERE id = 1", (elapsed, time.time()))
+
+    def begin_run(self, overrides: dict | None = None) -> None:
+        """Mark the job in progress under this process (a new run or a resume).
+
+        ``overrides`` replaces the raised limits (max_jobs, max_parallel_jobs, max_runtime)
+        that apply on top of the stored spec."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE job SET status = ?, end_reason = NULL, ended = NULL, stop_requested = 0,"
+                " runner_pid = ?, runner_host = ?, updated = ? WHERE id = 1",
+                (IN_PROGRESS, os.getpid(), socket.gethostname(), time.time()),
+            )
+            if overrides is not None:
+                c.execute("UPDATE job SET overrides = ? WHERE id = 1", (json.dumps(overrides),))
+            self._event(c, None, "run_started", f"pid {os.getpid()}")
+
+    def request_stop(self) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE job SET stop_requested = 1, updated = ? WHERE id = 1", (time.time(),))
+            self._event(c, None, "stop_requested")
+
+    def stop_requested(self) -> bool:
+        return bool(self._conn.execute("SELECT stop_requested FROM job").fetchone()[0])
+
+    # ------------------------------------------------------------------ trials
+
+    _TRIAL_COLS = (
+        "id, state, params, info, attempts, objective, objective_step, reason, created, started, ended"
+    )
+
+    @staticmethod
+    def _trial(r) -> TrialRow:
+        return TrialRow(
+            r[0],
+            r[1],
+            json.loads(r[2]),
+            json.loads(r[3]),
+            r[4],
+            _float(r[5]),
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+        )
+
+    def trials(self) -> list[TrialRow]:
+        rows = self._conn.execute(f"SELECT {self._TRIAL_COLS} FROM trials ORDER BY id").fetchall()
+        return [self._trial(r) for r in rows]
+
+    def trial(self, trial_id: int) -> TrialRow:
+        r = self._conn.execute(f"SELECT {self._TRIAL_COLS} FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        if r is None:
+            raise StoreError(f"no trial {trial_id}")
+        return self._trial(r)
+
+    def create_trial(self, params: dict[str, Any], info: dict[str, Any] | None = None) -> TrialRow:
+        """A new pending trial with the next id (ids have no gaps)."""
+        now = time.time()
+        with self._tx() as c:
+            (next_id,) = c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()
+            c.execute(
+                "INSERT INTO trials (id, state, params, info, created) VALUES (?, ?, ?, ?, ?)",
+                (next_id, PENDING, json.dumps(params), json.dumps(info or {}), now),
+            )
+            self._event(c, next_id, "created", json.dumps(params))
+        return TrialRow(next_id, PENDING, dict(params), dict(info or {}), created=now)
+
+    def _check_open(self, c, trial_id: int) -> str:
+        r = c.execute("SELECT state FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        if r is None:
+            raise StoreError(f"no trial {trial_id}")
+        if r[0] in FINISHED:
+            raise TrialFinishedError(
+                f"trial {trial_id} is already {r[0]}; a finished trial is never written again"
+            )
+        return r[0]
+
+    def start_attempt(self, trial_id: int, log_dir: str) -> int:
+        """Mark a trial running under a new attempt; returns the attempt number (1, 2, ...)."""
+        now = time.time()
+        with self._tx() as c:
+            self._check_open(c, trial_id)
+            (attempt,) = c.execute("SELECT attempts + 1 FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            c.execute(
+                "UPDATE trials SET state = ?, attempts = ?, started = ?, reason = NULL,"
+                " objective = NULL, objective_step = NULL WHERE id = ?",
+                (RUNNING, attempt, now, trial_id),
+            )
+            c.execute(
+                "INSERT INTO attempts (trial_id, attempt, state, started, log_dir) VALUES (?, ?, ?, ?, ?)",
+                (trial_id, attempt, RUNNING, now, log_dir),
+            )
+            self._event(c, trial_id, "started", f"attempt {attempt}")
+        return attempt
+
+    def set_process(
+        self, trial_id: int, attempt: int, pid: int | None, pgid: int | None, host: str | None
+    ) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
+                (pid, pgid, host, trial_id, attempt),
+            )
+
+    def add_points(
+        self, trial_id: int, attempt: int, points: Iterable[tuple[str, int, float, float]]
+    ) -> None:
+        """Metric points ``(name, step, value, time)`` of a running attempt."""
+        rows = [(trial_id, attempt, n, s, _real(v), t) for n, s, v, t in points]
+        if not rows:
+            return
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def update_info(self, trial_id: int, info: dict[str, Any]) -> None:
+        """Replace a trial's strategy bookkeeping (refused once the trial is finished)."""
+        with self._tx() as c:
+            self._check_open(c, trial_id)
+            c.execute("UPDATE trials SET info = ? WHERE id = ?", (json.dumps(info), trial_id))
+
+    def end_attempt(
+        self,
+        trial_id: int,
+        attempt: int,
+        *,
+        attempt_state: str,
+        trial_state: str,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        objective: float | None = None,
+        objective_step: int | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        """End an attempt and move its trial to ``trial_state`` in one transaction.
+
+        ``trial_state`` is a finished state, ``pending`` (it will be retried) or ``interrupted``
+        (hpt stopped; it will run again on resume).
+        """
+        if trial_state not in (*FINISHED, PENDING, INTERRUPTED):
+            raise StoreError(f"cannot end a trial attempt into state {trial_state!r}")
+        now = time.time()
+        with self._tx() as c:
+            self._check_open(c, trial_id)
+            c.execute(
+                "UPDATE attempts SET state = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ? AND attempt = ?",
+                (attempt_state, now, exit_code, reason, trial_id, attempt),
+            )
+            c.execute(
+                "UPDATE trials SET state = ?, reason = ?, objective = ?, objective_step = ?,"
+                " ended = ?, info = COALESCE(?, info) WHERE id = ?",
+                (
+                    trial_state,
+                    reason,
+                    _real(objective),
+                    objective_step,
+                    now if trial_state in FINISHED else None,
+                    json.dumps(info) if info is not None else None,
+                    trial_id,
+                ),
+            )
+            self._event(c, trial_id, trial_state, reason)
+
+    def interrupt_running(self, reason: str) -> list[int]:
+        """After a crash: every attempt still marked running becomes interrupted."""
+        now = time.time()
+        with self._tx() as c:
+            ids = [r[0] for r in c.execute("SELECT id FROM trials WHERE state = ?", (RUNNING,))]
+            c.execute(
+                "UPDATE attempts SET state = ?, ended = ?, reason = ? WHERE state = ?",
+                (INTERRUPTED, now, reason, RUNNING),
+            )
+            c.execute(
+                "UPDATE trials SET state = ?, reason = ? WHERE state = ?",
+                (INTERRUPTED, reason, RUNNING),
+            )
+            for i in ids:
+                self._event(c, i, INTERRUPTED, reason)
+        return ids
+
+    # ------------------------------------------------------------------ reading
+
+    def attempts(self, trial_id: int | None = None) -> list[AttemptRow]:
+        sql = (
+            "SELECT trial_id, attempt, state, pid, pgid, host, started, ended, exit_code, reason, log_dir"
+            " FROM attempts"
+        )
+        args: tuple = ()
+        if trial_id is not None:
+            sql += " WHERE trial_id = ?"
+            args = (trial_id,)
+        return [AttemptRow(*r) for r in self._conn.execute(sql + " ORDER BY trial_id, attempt", args)]
+
+    def points(
+        self, trial_id: int, name: str | None = None, attempt: int | None = None
+    ) -> list[tuple[str, int, float, float]]:
+        """``(name, step, value, time)`` of a trial, for one attempt (default: its latest)."""
+        if attempt is None:
+            (attempt,) = self._conn.execute(
+                "SELECT attempts FROM trials WHERE id = ?", (trial_id,)
+            ).fetchone() or (0,)
+        sql = "SELECT name, step, value, time FROM metrics WHERE trial_id = ? AND attempt = ?"
+        args: tuple = (trial_id, attempt)
+        if name is not None:
+            sql += " AND name = ?"
+            args += (name,)
+        return [(n, s, _float(v), t) for n, s, v, t in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def metric_history(self, name: str) -> dict[int, list[tuple[int, float]]]:
+        """``trial_id -> [(step, value), ...]`` of one metric, latest attempt of every trial."""
+        out: dict[int, list[tuple[int, float]]] = {}
+        rows = self._conn.execute(
+            "SELECT m.trial_id, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id"
+            " AND m.attempt = t.attempts WHERE m.name = ? ORDER BY m.rowid",
+            (name,),
+        )
+        for tid, step, value in rows:
+            out.setdefault(tid, []).append((step, _float(value)))
+        return out
+
+    def events(self) -> list[tuple[float, int | None, str, str | None]]:
+        return list(self._conn.execute("SELECT time, trial_id, kind, detail FROM events ORDER BY id"))
+
+
+class JobLock:
+    """An exclusive lock on a job, held by the live runner process (released when it dies)."""
+
+    def __init__(self, jdir: Path):
+        self.path = jdir / "lock"
+        self._fd: int | None = None
+
+    def acquire(self, name: str) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.read(fd, 200).decode(errors="replace").strip()
+            finally:
+                os.close(fd)
+            raise JobLockedError(
+                f"job {name!r} is already running ({holder or 'another hpt process'}); "
+                f"stop it with `hpt stop {name}` or wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+            self._fd = None
+
+    def held_by_other(self) -> bool:
+        """True when a live process holds this job's lock."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+def list_jobs(runs_dir: Path) -> list[Path]:
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p for p in runs_dir.iterdir() if (p / DB_NAME).is_file() and NAME_RE.fullmatch(p.name))
+
+
+__all__ = [
+    "Store",
+    "TrialRow",
+    "JobRow",
+    "AttemptRow",
+    "JobLock",
+    "HptError",
+    "job_dir",
+    "trial_dir",
+    "attempt_dir",
+    "check_name",
+    "list_jobs",
+]
