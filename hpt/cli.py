@@ -15,7 +15,6 @@ import traceback
 from enum import Enum
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
 
@@ -462,13 +461,8 @@ def main(argv: list[str] | None = None) -> None:
         code = result if isinstance(result, int) else EXIT_OK
     except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         code = EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        code = EXIT_USAGE
     except SpecError as exc:
         _print_problems(err, exc.source, exc.problems)
         code = exc.exit_code
@@ -484,7 +478,12 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = EXIT_OK
-    except Exception as exc:  # a bug in hpt, not a user mistake
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "format_message"):
+            # A command-line usage error from typer's (possibly vendored) click.
+            exc.show(file=sys.stderr)
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+        # A bug in hpt, not a user mistake.
         if debug:
             traceback.print_exc()
         err.print(

@@ -44,7 +44,10 @@ AMT_FAILED_WITHOUT_SUCCESS = 5
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The JSON Schema (draft 2020-12) of a spec, as shipped in ``schemas/spec.schema.json``."""
-    text = resources.files("hpt.schemas").joinpath("spec.schema.json").read_text("utf-8")
+    try:
+        text = resources.files("hpt.schemas").joinpath("spec.schema.json").read_text("utf-8")
+    except ModuleNotFoundError:  # running from a source checkout that shadows the installed package
+        text = (Path(__file__).resolve().parent.parent / "schemas" / "spec.schema.json").read_text("utf-8")
     return json.loads(text)
 
 

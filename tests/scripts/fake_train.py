@@ -1,0 +1,59 @@
+"""A fake training script for tests: fast (no ML import), steered by its arguments.
+
+Prints ``step=i loss=...`` lines (loss = (x - 0.3)^2 + 1/i) unless told otherwise.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float, default=0.5)
+p.add_argument("--steps", type=int, default=3)
+p.add_argument("--sleep", type=float, default=0.0, help="seconds per step")
+p.add_argument("--exit", type=int, default=0, help="exit code at the end")
+p.add_argument("--no-objective", action="store_true")
+p.add_argument("--value", default=None, help="print this literal value as the loss")
+p.add_argument("--record", default=None, help="append argv as JSON to this file")
+p.add_argument("--fail-if-x-below", type=float, default=None)
+p.add_argument("--fail-first-attempt", action="store_true")
+p.add_argument("--ignore-term", action="store_true")
+p.add_argument("--mode", default="ok", help="ok | crash | silent | slow | nan")
+args, unknown = p.parse_known_args()
+
+if args.record:
+    with open(args.record, "a") as f:
+        f.write(json.dumps(sys.argv[1:]) + "\n")
+if args.ignore_term:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if args.mode == "crash":
+    print("Traceback (most recent call last):\nValueError: the model diverged", file=sys.stderr)
+    sys.exit(1)
+if args.mode == "silent":
+    args.no_objective = True
+if args.mode == "slow":
+    args.sleep = 30.0
+if args.mode == "nan":
+    args.value = "nan"
+if args.fail_first_attempt and os.environ.get("HPT_ATTEMPT") == "1":
+    print("first attempt fails on purpose", file=sys.stderr)
+    sys.exit(3)
+if args.fail_if_x_below is not None and args.x < args.fail_if_x_below:
+    print(f"x={args.x} is too small", file=sys.stderr)
+    sys.exit(1)
+for i in range(1, args.steps + 1):
+    if args.sleep:
+        time.sleep(args.sleep)
+    if args.no_objective:
+        print(f"step={i} nothing useful")
+    elif args.value is not None:
+        print(f"step={i} loss={args.value}")
+    else:
+        print(f"step={i} loss={(args.x - 0.3) ** 2 + 1.0 / i:.6f}")
+if args.exit:
+    print("exiting with an error on purpose", file=sys.stderr)
+sys.exit(args.exit)

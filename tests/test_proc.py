@@ -1,0 +1,84 @@
+"""Running one attempt: line splitting, capped logs, the launcher, streaming."""
+
+import queue
+import sys
+import threading
+import time
+
+from hpt.executors.proc import CappedLog, Exited, Launch, Line, LineSplitter, Started, run_attempt
+
+
+def test_splitter_breaks_on_newline_and_carriage_return():
+    s = LineSplitter()
+    assert s.feed(b"a\nb\rc\r\nd") == ["a", "b", "c"]
+    assert s.feed(b"e\n") == ["de"]
+    assert s.feed(b"progress 10%\rprogress 20%\r") == ["progress 10%", "progress 20%"]
+    assert s.feed(b"\nnext\n") == ["next"]  # the \n of a split \r\n is not an empty line
+    assert s.flush() == []
+
+
+def test_splitter_cuts_long_lines_and_drops_the_rest():
+    s = LineSplitter(limit=10)
+    assert s.feed(b"0123456789abcdef") == ["0123456789"]
+    assert s.feed(b"ghij" * 100) == []
+    assert s.feed(b"klm\nok\n") == ["ok"]
+
+
+def test_splitter_replaces_invalid_utf8():
+    s = LineSplitter()
+    assert s.feed(b"caf\xc3\xa9 \xff\xfe x=1\n") == ["café \ufffd\ufffd x=1"]
+    assert s.feed(b"tail") == [] and s.flush() == ["tail"]
+
+
+def test_capped_log_keeps_head_and_tail(tmp_path):
+    log = CappedLog(tmp_path / "out.log", head=10, tail=5)
+    total = 0
+    for chunk in (b"0123456789", b"ABCDEFGHIJ", b"vwxyz"):
+        log.write(chunk)
+        total += len(chunk)
+    log.close(total)
+    text = (tmp_path / "out.log").read_bytes()
+    assert text.startswith(b"0123456789") and text.endswith(b"vwxyz")
+    assert b"10 bytes of output not kept" in text
+
+
+def _run(tmp_path, argv, grace=2.0, stop_after=None):
+    events = queue.Queue()
+    stop = threading.Event()
+    launch = Launch(1, 1, tuple(argv), {"HPT_TEST": "1"}, str(tmp_path), str(tmp_path / "logs"), grace=grace)
+    t = threading.Thread(target=run_attempt, args=(launch, events.put, stop))
+    t.start()
+    if stop_after is not None:
+        time.sleep(stop_after)
+        stop.set()
+    t.join(timeout=30)
+    out = []
+    while not events.empty():
+        out.append(events.get())
+    return out
+
+
+def test_streams_lines_and_reports_exit(tmp_path):
+    code = (
+        "import sys,os; print('a=1'); print('b', file=sys.stderr); print(os.environ['HPT_TEST']); sys.exit(3)"
+    )
+    events = _run(tmp_path, [sys.executable, "-c", code])
+    assert isinstance(events[0], Started)
+    lines = {(e.stream, e.text) for e in events if isinstance(e, Line)}
+    assert lines == {("stdout", "a=1"), ("stderr", "b"), ("stdout", "1")}
+    assert isinstance(events[-1], Exited) and events[-1].exit_code == 3
+    assert (tmp_path / "logs" / "stdout.log").read_text() == "a=1\n1\n"
+    assert (tmp_path / "logs" / "stderr.log").read_text() == "b\n"
+
+
+def test_command_not_found(tmp_path):
+    events = _run(tmp_path, ["definitely-not-a-command-hpt"])
+    assert events[-1].error == "command not found: definitely-not-a-command-hpt"
+
+
+def test_stop_sends_sigterm_then_sigkill(tmp_path):
+    code = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    start = time.monotonic()
+    events = _run(tmp_path, [sys.executable, "-c", code], grace=0.5, stop_after=1.0)
+    assert events[-1].exit_code == -9
+    assert time.monotonic() - start < 20
