@@ -66,6 +66,32 @@ class MetricParser:
         return points
 
 
+class ObjectiveTracker:
+    """A trial's objective as its points arrive, in constant memory: the last value (AMT) or the
+    best one (``use: best``, NaN never best), and the last step reached."""
+
+    def __init__(self, use: str, maximize: bool):
+        self.use, self.maximize = use, maximize
+        self.last: float | None = None
+        self.best: float | None = None
+        self.step: int | None = None
+        self.count = 0
+
+    def add(self, step: int, value: float) -> None:
+        self.count += 1
+        self.last, self.step = value, step
+        if not math.isnan(value) and (
+            self.best is None or (value > self.best if self.maximize else value < self.best)
+        ):
+            self.best = value
+
+    @property
+    def final(self) -> float | None:
+        if self.use == "best" and self.best is not None:
+            return self.best
+        return self.last
+
+
 def final_value(values: list[float], use: str, maximize: bool) -> float | None:
     """A trial's objective from its points: the last one (AMT) or the best one."""
     if not values:

@@ -20,8 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .command import TemplateError
-from .executors.proc import Event, Exited, Key, Launch, Line, Started
-from .metrics import MetricParser, final_value
+from .executors.proc import Event, Exited, Key, Launch, Output, Started
+from .metrics import MetricParser, ObjectiveTracker
 from .report import best_trial
 from .spec import AMT_FAILED_WITHOUT_SUCCESS, Spec
 from .store import (
@@ -44,7 +44,11 @@ from .strategies import Context, make_sampler, make_stopper
 
 #: Improvement that counts for ``max_jobs_not_improving`` and convergence (AMT: 1%).
 IMPROVEMENT = 0.01
+#: Points recorded per metric per attempt before thinning: beyond it only every THIN-th point
+#: is recorded (and shown to stoppers); the final value is still exact.
+POINTS_CAP, THIN = 20_000, 100
 _STDERR_TAIL = 20
+_SAVE_EVERY = 5_000
 
 
 def format_seconds(s: float) -> str:
@@ -78,6 +82,8 @@ class _Active:
     started: float
     parser: MetricParser
     points: list[tuple[int, float]]
+    tracker: ObjectiveTracker
+    counts: dict[str, int] = field(default_factory=dict)
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=_STDERR_TAIL))
     unsaved: list[tuple[str, int, float, float]] = field(default_factory=list)
     stop_kind: str | None = None  # early | timeout | user | runtime | completion
@@ -138,7 +144,9 @@ class Runner:
         self.store = store
         self.dir = store.dir.resolve()
         self.seed = seed
-        self.events: queue.Queue[Event] = queue.Queue(maxsize=10_000)
+        # Bounded: an event holds at most one read (64 KiB) of output, so a flooding trial
+        # blocks on the queue instead of growing hpt's memory.
+        self.events: queue.Queue[Event] = queue.Queue(maxsize=256)
         self.executor = executor_factory(self.events)
         self.reporter = reporter
         self.poll_interval = poll_interval
@@ -211,7 +219,7 @@ class Runner:
                 while event is not None:
                     self._handle(event)
                     handled += 1
-                    if handled >= 2000:
+                    if handled >= 200:
                         break
                     try:
                         event = self.events.get_nowait()
@@ -223,8 +231,7 @@ class Runner:
         finally:
             self._save_points()
             if self.active:  # an exception escaped: leave nothing running
-                for a in self.active.values():
-                    self.executor.stop(a.launch.key)
+                self._abandon()
             self.executor.close()
             store.set_elapsed(elapsed0 + time.monotonic() - t0)
         outcome = self.ending
@@ -257,10 +264,6 @@ class Runner:
                 return
             trial = self.store.create_trial(suggestion.params, suggestion.info)
             self.trials[trial.id] = trial
-            tdir = trial_dir(self.dir, trial.id)
-            tdir.mkdir(parents=True, exist_ok=True)
-            params = {**suggestion.params, **{k: v.value for k, v in self.spec.static}}
-            (tdir / "params.json").write_text(json.dumps(params, indent=2) + "\n")
             self._launch(trial)
 
     def _launch(self, trial: TrialRow) -> None:
@@ -271,6 +274,12 @@ class Runner:
         trial.objective = trial.objective_step = None
         tdir = trial_dir(self.dir, trial.id)
         tdir.mkdir(parents=True, exist_ok=True)
+        # Written at every launch (atomically), so a crash between creating the trial and
+        # starting it cannot leave a trial without its params.json.
+        params = {**trial.params, **{k: v.value for k, v in self.spec.static}}
+        tmp = tdir / f".params.json.{os.getpid()}"
+        tmp.write_text(json.dumps(params, indent=2) + "\n")
+        os.replace(tmp, tdir / "params.json")
         builtins = {"trial_id": str(trial.id), "trial_dir": str(tdir), "job_dir": str(self.dir)}
         self.history[trial.id] = []
         try:
@@ -304,6 +313,7 @@ class Runner:
             time.monotonic(),
             MetricParser(self.spec.metrics),
             self.history[trial.id],
+            ObjectiveTracker(self.objective.use, self.objective.maximize),
         )
         self.active[launch.key] = active
         if self.reporter:
@@ -316,18 +326,14 @@ class Runner:
         a = self.active.get(event.key)
         if a is None:
             return
-        if isinstance(event, Line):
+        if isinstance(event, Output):
             if event.stream == "stderr":
-                a.stderr_tail.append(event.text[:1000])
-            for p in a.parser.feed(event.text):
-                a.unsaved.append((p.name, p.step, p.value, event.time))
-                if p.name != self.objective.metric:
-                    continue
-                a.points.append((p.step, p.value))
-                if a.stop_kind is None:
-                    reason = self.stopper.on_report(self.context(), a.trial, p.step, p.value)
-                    if reason:
-                        self._stop(a, "early", reason)
+                a.stderr_tail.extend(text[:1000] for text in event.lines[-_STDERR_TAIL:])
+            for text in event.lines:
+                for p in a.parser.feed(text):
+                    self._point(a, p.name, p.step, p.value, event.time)
+            if len(a.unsaved) >= _SAVE_EVERY:
+                self._save_points(a)
         elif isinstance(event, Started):
             a.pgid, a.host = event.pgid, event.host
             self.store.set_process(a.trial.id, a.attempt, event.pid, event.pgid, event.host)
@@ -335,6 +341,22 @@ class Runner:
             self._save_points(a)
             del self.active[event.key]
             self._finish(a, event)
+
+    def _point(self, a: _Active, name: str, step: int, value: float, when: float) -> None:
+        n = a.counts[name] = a.counts.get(name, 0) + 1
+        is_objective = name == self.objective.metric
+        if is_objective:
+            a.tracker.add(step, value)
+        if n > POINTS_CAP and n % THIN:
+            return  # a flood of points: keep memory and the store bounded
+        a.unsaved.append((name, step, value, when))
+        if not is_objective:
+            return
+        a.points.append((step, value))
+        if a.stop_kind is None:
+            reason = self.stopper.on_report(self.context(), a.trial, step, value)
+            if reason:
+                self._stop(a, "early", reason)
 
     def _save_points(self, only: _Active | None = None) -> None:
         for a in [only] if only else list(self.active.values()):
@@ -358,6 +380,20 @@ class Runner:
             if a.stop_kind is None and now - a.started > limit:
                 self._stop(a, "timeout", f"timeout: exceeded max_job_runtime ({format_seconds(limit)})")
 
+    def _abandon(self) -> None:
+        """Stop every active attempt and drain their events (their threads may be blocked on a
+        full queue) until each has exited, or the grace period and a margin have passed."""
+        for a in self.active.values():
+            self.executor.stop(a.launch.key)
+        deadline = time.monotonic() + self.spec.limits.stop_grace_period + 5.0
+        while self.active and time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(event, Exited):
+                self.active.pop(event.key, None)
+
     def _kill_all(self) -> None:
         host = socket.gethostname()
         for a in self.active.values():
@@ -369,9 +405,8 @@ class Runner:
 
     def _finish(self, a: _Active, ev: Exited) -> None:
         t = a.trial
-        values = [v for _, v in a.points]
-        final = final_value(values, self.objective.use, self.objective.maximize)
-        step = a.points[-1][0] if a.points else None
+        final = a.tracker.final
+        step = a.tracker.step
         finished_ok = ev.error is None and ev.exit_code == 0 and final is not None and math.isfinite(final)
         metric = self.objective.metric
         objective = final

@@ -241,35 +241,50 @@ class Store:
         base_dir: str,
         seed: int,
     ) -> Store:
-        """Create a new job directory and database. Fails if the job already exists."""
+        """Create a new job directory and database. Fails if the job already exists.
+
+        The database is built under a temporary name and linked into place complete, so a
+        crash during creation never leaves a half-made job behind, and a reader never sees one.
+        """
         jdir.mkdir(parents=True, exist_ok=True)
         path = jdir / DB_NAME
         if path.exists():
             raise StoreError(f"job {name!r} already exists at {jdir}")
-        conn = cls._connect(path)
-        store = cls(path, conn)
-        now = time.time()
-        with store._tx():
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
-            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            conn.execute(
-                "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
-                " status, created, updated) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    spec_text,
-                    json.dumps(spec_data),
-                    spec_source,
-                    base_dir,
-                    seed,
-                    IN_PROGRESS,
-                    now,
-                    now,
-                ),
-            )
-        return store
+        tmp = jdir / f".{DB_NAME}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        conn = cls._connect(tmp)
+        try:
+            now = time.time()
+            with cls(tmp, conn)._tx():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute(
+                    "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
+                    " status, created, updated) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        spec_text,
+                        json.dumps(spec_data),
+                        spec_source,
+                        base_dir,
+                        seed,
+                        IN_PROGRESS,
+                        now,
+                        now,
+                    ),
+                )
+        finally:
+            conn.close()  # the last connection checkpoints the WAL into the file
+        try:
+            os.link(tmp, path)  # no-clobber: of two concurrent creates, one fails cleanly
+        except FileExistsError:
+            raise StoreError(f"job {name!r} already exists at {jdir}") from None
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+        return cls.open(jdir)
 
     @classmethod
     def open(cls, jdir: Path) -> Store:

@@ -5,7 +5,7 @@ import sys
 import threading
 import time
 
-from hpt.executors.proc import CappedLog, Exited, Launch, Line, LineSplitter, Started, run_attempt
+from hpt.executors.proc import CappedLog, Exited, Launch, LineSplitter, Output, Started, run_attempt
 
 
 def test_splitter_breaks_on_newline_and_carriage_return():
@@ -64,7 +64,7 @@ def test_streams_lines_and_reports_exit(tmp_path):
     )
     events = _run(tmp_path, [sys.executable, "-c", code])
     assert isinstance(events[0], Started)
-    lines = {(e.stream, e.text) for e in events if isinstance(e, Line)}
+    lines = {(e.stream, text) for e in events if isinstance(e, Output) for text in e.lines}
     assert lines == {("stdout", "a=1"), ("stderr", "b"), ("stdout", "1")}
     assert isinstance(events[-1], Exited) and events[-1].exit_code == 3
     assert (tmp_path / "logs" / "stdout.log").read_text() == "a=1\n1\n"

@@ -1,7 +1,7 @@
 """Executors start trial attempts, stream their output back as events, and stop them.
 
 The protocol every executor implements (see :class:`Executor`): ``start(launch)`` returns at
-once; the executor then puts :class:`~hpt.executors.proc.Started`, :class:`~.proc.Line` and
+once; the executor then puts :class:`~hpt.executors.proc.Started`, :class:`~.proc.Output` and
 finally exactly one :class:`~.proc.Exited` for that attempt on the runner's event queue.
 ``stop(key)`` asks an attempt to end (SIGTERM to its process group, SIGKILL after the grace
 period); its ``Exited`` still follows. Executor threads only put events on the queue; the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .proc import Event, Exited, Key, Launch, Line, Started
+from .proc import Event, Exited, Key, Launch, Output, Started
 
 
 class Executor(Protocol):
@@ -25,4 +25,4 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Executor", "Event", "Exited", "Key", "Launch", "Line", "Started"]
+__all__ = ["Executor", "Event", "Exited", "Key", "Launch", "Output", "Started"]

@@ -3,7 +3,7 @@
 ``run_attempt`` starts the command under the launcher (``hpt/_launcher.py``), streams its
 stdout and stderr line by line as they come (split on ``\\n`` and ``\\r`` so progress bars
 work), writes both to log files, and reports through ``emit``: :class:`Started`, then
-:class:`Line` events, then exactly one :class:`Exited`.
+:class:`Output` events (batches of lines), then exactly one :class:`Exited`.
 
 Bounds, so that no trial output can exhaust hpt: a line is cut to :data:`MAX_LINE_BYTES` (the
 rest of it is dropped until the next newline), and each log file keeps its first
@@ -68,10 +68,12 @@ class Started:
 
 
 @dataclass(frozen=True)
-class Line:
+class Output:
+    """Complete lines read from one stream in one read (batched: a line flood costs few events)."""
+
     key: Key
     stream: str  # "stdout" | "stderr"
-    text: str
+    lines: tuple[str, ...]
     time: float
 
 
@@ -85,7 +87,7 @@ class Exited:
     time: float = 0.0
 
 
-Event = Started | Line | Exited
+Event = Started | Output | Exited
 
 _BREAK = re.compile(rb"\r\n|\r|\n")
 
@@ -258,10 +260,9 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
                 stream = sk.data
                 totals[stream] += len(data)
                 logs[stream].write(data)
-                now = time.time()
-                for text in splitters[stream].feed(data):
-                    if text:
-                        emit(Line(key, stream, text, now))
+                lines = tuple(t for t in splitters[stream].feed(data) if t)
+                if lines:
+                    emit(Output(key, stream, lines, time.time()))
             now = time.monotonic()
             if stop.is_set() and term_at is None:
                 term_at = now
@@ -280,9 +281,9 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
                 break
     finally:
         for stream, splitter in splitters.items():
-            for text in splitter.flush():
-                if text:
-                    emit(Line(key, stream, text, time.time()))
+            lines = tuple(t for t in splitter.flush() if t)
+            if lines:
+                emit(Output(key, stream, lines, time.time()))
         for stream, log in logs.items():
             log.close(totals[stream])
         sel.close()
