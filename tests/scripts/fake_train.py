@@ -21,6 +21,7 @@ p.add_argument("--fail-if-x-below", type=float, default=None)
 p.add_argument("--fail-first-attempt", action="store_true")
 p.add_argument("--ignore-term", action="store_true")
 p.add_argument("--mode", default="ok", help="ok | crash | silent | slow | nan")
+p.add_argument("--spawn", action="store_true", help="start a child that starts a grandchild, all sleeping")
 args, unknown = p.parse_known_args()
 
 if args.record:
@@ -39,6 +40,12 @@ if args.mode == "slow":
     args.sleep = 30.0
 if args.mode == "nan":
     args.value = "nan"
+if args.spawn:
+    import subprocess
+
+    grandchild = "import time; time.sleep(600)"
+    child = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {grandchild!r}]); time.sleep(600)"
+    subprocess.Popen([sys.executable, "-c", child])
 if args.fail_first_attempt and os.environ.get("HPT_ATTEMPT") == "1":
     print("first attempt fails on purpose", file=sys.stderr)
     sys.exit(3)
