@@ -66,6 +66,11 @@ def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _tables() -> Console:
+    """A console for tables: full width at a terminal, wide (not 80 columns) in a pipe or file."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"hpt {__version__}")
@@ -318,7 +323,7 @@ def show(
             print(dumps(doc))
             return
         job_row = store.job()
-        console = Console(highlight=False)
+        console = _tables()
         console.print(
             f"job {job_row.name}: {job_row.status}"
             + (f" ({job_row.end_reason})" if job_row.end_reason else ""),
@@ -381,7 +386,7 @@ def list_(
             fmt(r["best"]) if r["best"] is not None else "",
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"])),
         )
-    Console(highlight=False).print(table)
+    _tables().print(table)
 
 
 @app.command("check-metrics")
