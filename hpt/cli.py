@@ -138,8 +138,21 @@ def schema() -> None:
 # --------------------------------------------------------------------------- run / resume
 
 
-def _execute(store, spec, overrides, output: Output, quiet: bool, resumed: bool) -> int:
-    from .executors.local import LocalExecutor
+class ExecutorKind(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+ExecutorOpt = typer.Option(
+    None, "--executor", help="Where trials run: local, or dask (overrides the spec's executor)."
+)
+AddressOpt = typer.Option(
+    None, "--address", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)."
+)
+
+
+def _execute(store, spec, overrides, output: Output, quiet: bool, executor, address) -> int:
+    from .executors import executor_factory
     from .jobs import prepare
     from .progress import PlainReporter, QuietReporter, RichReporter
     from .report import document, dumps, summary
@@ -149,6 +162,7 @@ def _execute(store, spec, overrides, output: Output, quiet: bool, resumed: bool)
     err = _err()
     for w in spec.warnings:
         err.print(f"{spec.source}: warning: {w}", markup=False)
+    factory = executor_factory(spec, executor.value if executor else None, address)
     lock = JobLock(store.dir)
     prepare(store, spec, lock, overrides)
     if quiet:
@@ -157,7 +171,7 @@ def _execute(store, spec, overrides, output: Output, quiet: bool, resumed: bool)
         reporter = RichReporter(err)
     else:
         reporter = PlainReporter(err)
-    runner = Runner(spec, store, LocalExecutor, reporter, seed=store.job().seed)
+    runner = Runner(spec, store, factory, reporter, seed=store.job().seed)
 
     def on_signal(signum, _frame):
         force = runner._stop_signal is not None
@@ -191,6 +205,8 @@ def run(
         None, "--name", help="Run the spec under this job name instead of its own."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; only the final summary."),
+    executor: ExecutorKind | None = ExecutorOpt,
+    address: str | None = AddressOpt,
 ) -> None:
     """Run a tuning job (or resume it, if an unfinished job with the same spec exists)."""
     import dataclasses
@@ -210,7 +226,7 @@ def run(
         overrides = {**store.job().overrides, **raised_limits(stored_spec(store), spec)}
         _err().print(f"job {spec.name} exists and is unfinished: resuming it", markup=False)
     try:
-        code = _execute(store, effective, overrides, output, quiet, resumed)
+        code = _execute(store, effective, overrides, output, quiet, executor, address)
     finally:
         store.close()
     raise typer.Exit(code)
@@ -231,6 +247,8 @@ def resume(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
     runs_dir: Path | None = RunsDir,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    executor: ExecutorKind | None = ExecutorOpt,
+    address: str | None = AddressOpt,
 ) -> None:
     """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it."""
     from .jobs import reopen
@@ -241,7 +259,8 @@ def resume(
         {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
     )
     try:
-        code = _execute(store, spec, overrides, output, quiet, True)
+        code = _execute(store, spec, overrides, output, quiet, executor, address)
+
     finally:
         store.close()
     raise typer.Exit(code)

@@ -113,7 +113,9 @@ def raised_limits(old: Spec, new: Spec) -> dict[str, Any]:
 
 
 def _comparable(data: dict) -> dict:
-    d = {k: v for k, v in data.items() if k != "name"}
+    # Where trials run is not part of the search: a job may resume on another cluster.
+    d = {k: v for k, v in data.items() if k not in ("name", "executor")}
+
     limits = dict(d.get("limits") or {})
     for key in RAISABLE:
         limits.pop(key, None)
@@ -170,7 +172,8 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
                 f"extend it with `hpt resume {spec.name} --max-jobs N`, or run the spec again under another name with --name"
             )
         effective = apply_overrides(old, {**job.overrides, **raised})
-        return store, effective, True
+        return store, dataclasses.replace(effective, executor=spec.executor), True
+
     except BaseException:
         store.close()
         raise

@@ -410,6 +410,7 @@ class Runner:
         finished_ok = ev.error is None and ev.exit_code == 0 and final is not None and math.isfinite(final)
         metric = self.objective.metric
         objective = final
+        failure = None
         if a.stop_kind == "early":
             attempt_state = trial_state = STOPPED
             reason = a.stop_reason
@@ -422,7 +423,6 @@ class Runner:
             attempt_state = trial_state = STOPPED
             reason = f"stopped: the job ended ({self.ending.reason if self.ending else ''})"
         else:
-            failure = None
             if a.stop_kind == "timeout":
                 failure = a.stop_reason
             elif ev.error:
@@ -456,9 +456,11 @@ class Runner:
             trial_state=trial_state,
             exit_code=ev.exit_code,
             reason=reason,
+            attempt_reason=failure if trial_state == PENDING else None,
             objective=objective if trial_state in (COMPLETED, STOPPED, FAILED) else None,
             objective_step=step,
         )
+
         t.state, t.reason = trial_state, reason
         t.objective = objective if trial_state in (COMPLETED, STOPPED, FAILED) else None
         t.objective_step = step

@@ -111,6 +111,15 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ExecutorConfig:
+    """Where trials run: ``local`` subprocesses, or a Dask cluster at ``address``."""
+
+    type: str = "local"
+    address: str | None = None
+    resources: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated, immutable tuning job spec."""
 
@@ -127,6 +136,7 @@ class Spec:
     early_stopping: str = "off"
     hyperband: Hyperband | None = None
     completion: Completion = Completion()
+    executor: ExecutorConfig = ExecutorConfig()
     random_seed: int | None = None
     data: dict = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
@@ -432,6 +442,7 @@ class _Rules:
                 "hyperband stops trials itself; set early_stopping: off (AMT requires it for Hyperband)",
             )
         completion = self.completion(d.get("completion"))
+        executor = self.executor(d.get("executor"))
         workdir = self.workdir(d.get("workdir"), base)
 
         if schema_failed or any(p.severity == "error" for p in self.problems):
@@ -452,6 +463,7 @@ class _Rules:
             early_stopping=early,
             hyperband=hyperband,
             completion=completion,
+            executor=executor,
             random_seed=d.get("random_seed"),
             data=d,
             text=text,
@@ -855,7 +867,28 @@ class _Rules:
             convergence=c.get("convergence") is True,
         )
 
+    def executor(self, e: Any) -> ExecutorConfig:
+        if not isinstance(e, dict):
+            return ExecutorConfig()
+        kind = e.get("type", "local")
+        if kind == "local":
+            for key in ("address", "resources"):
+                if key in e:
+                    self.error(
+                        ("executor", key),
+                        f"{key!r} applies to the dask executor only (executor.type is local)",
+                        key=True,
+                    )
+        resources = e.get("resources") if isinstance(e.get("resources"), dict) else {}
+        address = e.get("address") if isinstance(e.get("address"), str) else None
+        return ExecutorConfig(
+            kind if kind in ("local", "dask") else "local",
+            address,
+            tuple((k, float(v)) for k, v in resources.items() if _num(v)),
+        )
+
     def workdir(self, workdir: Any, base: Path) -> Path | None:
+
         if workdir is None:
             return base
         if not isinstance(workdir, str):

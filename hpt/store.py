@@ -500,12 +500,15 @@ class Store:
         objective: float | None = None,
         objective_step: int | None = None,
         info: dict[str, Any] | None = None,
+        attempt_reason: str | None = None,
     ) -> None:
         """End an attempt and move its trial to ``trial_state`` in one transaction.
 
         ``trial_state`` is a finished state, ``pending`` (it will be retried) or ``interrupted``
-        (hpt stopped; it will run again on resume).
+        (hpt stopped; it will run again on resume). ``attempt_reason`` (default: ``reason``) is
+        recorded on the attempt, ``reason`` on the trial.
         """
+
         if trial_state not in (*FINISHED, PENDING, INTERRUPTED):
             raise StoreError(f"cannot end a trial attempt into state {trial_state!r}")
         now = time.time()
@@ -513,7 +516,7 @@ class Store:
             self._check_open(c, trial_id)
             c.execute(
                 "UPDATE attempts SET state = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ? AND attempt = ?",
-                (attempt_state, now, exit_code, reason, trial_id, attempt),
+                (attempt_state, now, exit_code, attempt_reason or reason, trial_id, attempt),
             )
             c.execute(
                 "UPDATE trials SET state = ?, reason = ?, objective = ?, objective_step = ?,"

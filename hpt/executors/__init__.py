@@ -25,4 +25,29 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Executor", "Event", "Exited", "Key", "Launch", "Output", "Started"]
+def executor_factory(spec, kind: str | None = None, address: str | None = None):
+    """A function ``events_queue -> Executor`` for a spec, with command-line overrides."""
+    import os
+
+    from ..errors import UsageError
+
+    kind = kind or spec.executor.type
+    if kind == "local":
+        from .local import LocalExecutor
+
+        return LocalExecutor
+    if kind == "dask":
+        address = address or spec.executor.address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        if not address:
+            raise UsageError(
+                "the dask executor needs a scheduler address: executor.address in the spec, --address, or DASK_SCHEDULER_ADDRESS"
+            )
+        from .dask import DaskExecutor
+
+        resources = dict(spec.executor.resources)
+        patterns = [m.regex for m in spec.metrics]
+        return lambda events: DaskExecutor(events, address, resources, patterns)
+    raise UsageError(f"unknown executor {kind!r} (local or dask)")
+
+
+__all__ = ["Executor", "Event", "Exited", "Key", "Launch", "Output", "Started", "executor_factory"]
