@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAKE, cli_env, hpt
+from conftest import FAKE, cli_env, fake_spec, hpt, wait_for
 
 pytest.importorskip("distributed")
 
@@ -143,16 +143,6 @@ def cluster(tmp_path):
         assert c.alive() == [], "processes of the cluster or its trials were left running"
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def running(jdir: Path) -> list:
     if not (jdir / "job.db").exists():
         return []
@@ -264,17 +254,7 @@ def test_missing_dask_extra_is_one_line(tmp_path, write_spec, runs):
     blocker = tmp_path / "block"
     blocker.mkdir()
     (blocker / "distributed.py").write_text("raise ImportError('No module named distributed')\n")
-    spec = write_spec(
-        f"""
-        name: nodask
-        command: [python, {FAKE}, --x, "{{x}}"]
-        objective: {{metric: loss, type: minimize}}
-        metrics: [{{name: loss, regex: 'loss=(.*)'}}]
-        strategy: random
-        parameters: {{x: {{type: continuous, min: 0, max: 1}}}}
-        limits: {{max_jobs: 1}}
-        """
-    )
+    spec = write_spec(fake_spec("nodask"))
     r = hpt(
         "run",
         spec,
@@ -293,17 +273,8 @@ def test_missing_dask_extra_is_one_line(tmp_path, write_spec, runs):
 
 
 def test_unreachable_scheduler(write_spec, runs):
-    spec = write_spec(
-        f"""
-        name: noway
-        command: [python, {FAKE}, --x, "{{x}}"]
-        objective: {{metric: loss, type: minimize}}
-        metrics: [{{name: loss, regex: 'loss=(.*)'}}]
-        strategy: random
-        parameters: {{x: {{type: continuous, min: 0, max: 1}}}}
-        limits: {{max_jobs: 1}}
-        """
-    )
+    spec = write_spec(fake_spec("noway"))
+
     r = hpt(
         "run",
         spec,

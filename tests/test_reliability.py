@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAKE, SCRIPTS, cli_env, fake_spec, hpt
+from conftest import FAKE, SCRIPTS, cli_env, fake_spec, hpt, wait_for
 
 from hpt.jobs import stray_processes
 from hpt.runner import converged, significant
@@ -29,16 +29,6 @@ def start(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_attempts(jdir: Path) -> int:

@@ -153,7 +153,7 @@ class DaskExecutor:
         self._patterns = list(patterns)
         self._run = uuid.uuid4().hex[:10]
         try:
-            self.client = distributed.Client(address, timeout="15s", set_as_default=False)
+            self.client = distributed.Client(address, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise HptError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
         self._lock = threading.Lock()
