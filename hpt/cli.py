@@ -163,15 +163,21 @@ def _execute(store, spec, overrides, output: Output, quiet: bool, executor, addr
     for w in spec.warnings:
         err.print(f"{spec.source}: warning: {w}", markup=False)
     factory = executor_factory(spec, executor.value if executor else None, address)
-    lock = JobLock(store.dir)
-    prepare(store, spec, lock, overrides)
     if quiet:
         reporter = QuietReporter()
     elif err.is_terminal:
         reporter = RichReporter(err)
     else:
         reporter = PlainReporter(err)
+    # The runner connects its executor (a Dask scheduler may be unreachable) before the job is
+    # locked and marked in progress, so such a failure leaves the job as it was.
     runner = Runner(spec, store, factory, reporter, seed=store.job().seed)
+    lock = JobLock(store.dir)
+    try:
+        prepare(store, spec, lock, overrides)
+    except BaseException:
+        runner.executor.close()
+        raise
 
     def on_signal(signum, _frame):
         force = runner._stop_signal is not None

@@ -242,9 +242,6 @@ class Runner:
 
     # ------------------------------------------------------------------ launching
 
-    def _counted(self) -> int:
-        return sum(1 for t in self.trials.values() if t.finished)
-
     def _fill(self) -> None:
         limits = self.spec.limits
         while len(self.active) < limits.max_parallel_jobs and self.ending is None:
