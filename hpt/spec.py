@@ -44,11 +44,15 @@ AMT_FAILED_WITHOUT_SUCCESS = 5
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The JSON Schema (draft 2020-12) of a spec, as shipped in ``schemas/spec.schema.json``."""
-    try:
+    # In a source checkout (or an editable install) the file sits beside the package; in an
+    # installed wheel it is the package data hpt.schemas.
+    beside = Path(__file__).resolve().parent.parent / "schemas" / "spec.schema.json"
+    if beside.is_file():
+        text = beside.read_text("utf-8")
+    else:
         text = resources.files("hpt.schemas").joinpath("spec.schema.json").read_text("utf-8")
-    except ModuleNotFoundError:  # running from a source checkout that shadows the installed package
-        text = (Path(__file__).resolve().parent.parent / "schemas" / "spec.schema.json").read_text("utf-8")
     return json.loads(text)
+
 
 
 # --------------------------------------------------------------------------- the Spec
