@@ -95,12 +95,16 @@ class Posterior:
 
     def cross(self, Z: np.ndarray, grad: bool = False):
         """``k(Z, X)`` of the Matern-5/2 part, and optionally its gradient in Z."""
+        if not grad:
+            # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: no (len(Z), n, d) array for many candidates.
+            a, b = Z / self.lengths, self.X / self.lengths
+            r2 = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
+            r = np.sqrt(np.maximum(r2, 0.0))
+            return self.scale * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r) * np.exp(-_SQRT5 * r), None
         diff = (Z[:, None, :] - self.X[None, :, :]) / self.lengths
-        r = np.sqrt(np.maximum(np.sum(diff * diff, axis=-1), 0.0))
+        r = np.sqrt(np.sum(diff * diff, axis=-1))
         e = np.exp(-_SQRT5 * r)
         k = self.scale * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r) * e
-        if not grad:
-            return k, None
         # dk/dz = -5/3 * s * (1 + sqrt5 r) e^{-sqrt5 r} * (z - x) / l^2  (smooth at r = 0)
         g = (-5.0 / 3.0 * self.scale * (1.0 + _SQRT5 * r) * e)[:, :, None] * diff / self.lengths
         return k, g
@@ -393,6 +397,8 @@ class GPSampler:
         return C
 
     def _snap_all(self, C: np.ndarray) -> np.ndarray:
+        if all(p.kind == CONTINUOUS for p in self.space.params):
+            return np.clip(C, 0.0, 1.0)  # every point of the cube runs as it is
         return np.array([self.space.snap(c) for c in C])
 
     def _maximize(self, model: Posterior, best: float, incumbents, exclude: set, rng):
