@@ -69,7 +69,7 @@ from ..store import COMPLETED, FAILED, STOPPED
 from .base import Context, Suggestion
 
 #: Above this many observations the kernel hyperparameters are fitted on a subsample.
-FIT_SUBSAMPLE = 160
+FIT_SUBSAMPLE = 120
 #: All-discrete spaces up to this size are scored exhaustively.
 ENUMERATE_LIMIT = 20_000
 _SQRT5 = math.sqrt(5.0)
