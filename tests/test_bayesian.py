@@ -213,6 +213,18 @@ def test_only_failures_still_give_valid_points():
     assert s is not None and set(s.params) == set(spec.space.names)
 
 
+def test_numerical_trouble_in_the_model_falls_back_to_a_random_point(monkeypatch):
+    spec = make_spec(MIXED)
+    gp = GPSampler(spec.space)
+
+    def broken(*args):
+        raise np.linalg.LinAlgError("not positive definite")
+
+    monkeypatch.setattr(gp, "_fit", broken)
+    params = gp.suggest(_observations(spec.space), seed=0, index=20)
+    assert params is not None and set(params) == set(spec.space.names)
+
+
 def test_stopped_trials_are_observations():
     spec = make_spec("x: {type: continuous, min: 0.0, max: 1.0}")
     obs = _observations(spec.space, 8)

@@ -285,6 +285,14 @@ class GPSampler:
         obs = [(p, float(v)) for p, v in observations if math.isfinite(v)]
         if index <= self.n_initial or len({v for _, v in obs}) < 2:
             return self._initial(seed, index, exclude, rng)
+        try:
+            return self._model_based(obs, pending, failed, exclude, rng)
+        except np.linalg.LinAlgError:
+            # Numerical trouble in the model must not end the job: a random point is a fair answer.
+            return self._random_unseen(exclude, rng)
+
+    def _model_based(self, obs, pending, failed, exclude, rng):
+        space = self.space
         X = np.array([space.encode(p) for p, _ in obs])
         y = np.array([-v if self.maximize else v for _, v in obs])
         yw = warp(y)
@@ -375,8 +383,8 @@ class GPSampler:
                 break
             except np.linalg.LinAlgError:
                 jitter = max(jitter * 10, 1e-6)
-        else:  # pragma: no cover - the diagonal above makes this practically unreachable
-            raise
+        else:  # pragma: no cover - the noise on the diagonal makes this practically unreachable
+            raise np.linalg.LinAlgError("the GP covariance is not positive definite even with jitter")
         post.L = L
         post.alpha = cho_solve((L, True), y, check_finite=False)
         return post
