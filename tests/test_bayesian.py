@@ -37,14 +37,14 @@ DISCRETE = """
 """
 
 
-def make_spec(parameters: str, strategy: str = "bayesian", maximize: bool = False, max_jobs: int = 10):
+def make_spec(parameters: str, strategy: str | None = "bayesian", maximize: bool = False, max_jobs: int = 10):
     text = textwrap.dedent(
         f"""
         name: t
         command: [python, train.py, "{{args}}"]
         objective: {{metric: loss, type: {"maximize" if maximize else "minimize"}}}
         metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
-        strategy: {strategy}
+        {f"strategy: {strategy}" if strategy else ""}
         limits: {{max_jobs: {max_jobs}}}
         parameters:
         """
@@ -144,8 +144,7 @@ def test_running_and_failed_trials_count_as_taken_in_a_discrete_space(name):
 
 
 def test_bayesian_is_registered_and_the_default():
-    assert isinstance(make_spec(MIXED).strategy, str)
-    spec = make_spec(MIXED)
+    spec = make_spec(MIXED, strategy=None)
     assert spec.strategy == "bayesian"
     assert isinstance(make_sampler(spec), BayesianSampler)
 
