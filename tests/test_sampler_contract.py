@@ -30,7 +30,9 @@ CATEGORICAL = {
 SAMPLERS = {
     "random": [MIXED, DISCRETE, CATEGORICAL],
     "grid": [CATEGORICAL],
+    "bayesian": [MIXED, DISCRETE, CATEGORICAL],
 }
+
 
 
 def spec_for(strategy: str, params: dict, max_jobs: int | None = None):

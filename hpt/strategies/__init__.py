@@ -17,6 +17,10 @@ def make_sampler(spec: Spec) -> Sampler:
         from .random import RandomSampler
 
         return RandomSampler(spec.space)
+    if spec.strategy == "bayesian":
+        from .bayesian import BayesianSampler
+
+        return BayesianSampler(spec.space, spec.objective.maximize)
     raise HptError(f"strategy {spec.strategy!r} is not available in this version of hpt")
 
 
