@@ -34,7 +34,6 @@ SAMPLERS = {
 }
 
 
-
 def spec_for(strategy: str, params: dict, max_jobs: int | None = None):
     size = 1
     discrete = True
