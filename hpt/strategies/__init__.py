@@ -17,12 +17,20 @@ def make_sampler(spec: Spec) -> Sampler:
         from .random import RandomSampler
 
         return RandomSampler(spec.space)
+    if spec.strategy == "hyperband":
+        from .hyperband import make_hyperband_sampler
+
+        return make_hyperband_sampler(spec)
     raise HptError(f"strategy {spec.strategy!r} is not available in this version of hpt")
 
 
 def make_stopper(spec: Spec) -> Stopper:
-    """The stopper of a spec: none unless early stopping or hyperband asks for one."""
-    if spec.early_stopping == "auto" or spec.strategy == "hyperband":
+    """The stopper of a spec: ASHA for hyperband, else none unless early stopping asks for one."""
+    if spec.strategy == "hyperband":
+        from .hyperband import HyperbandStopper
+
+        return HyperbandStopper(spec)
+    if spec.early_stopping == "auto":
         raise HptError("early stopping is not available in this version of hpt")
     return NeverStop()
 
