@@ -38,6 +38,10 @@ from .yamlio import Document, YamlLoadError, format_path, load
 STRATEGIES = ("grid", "random", "bayesian", "hyperband")
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "numepochs", "n-epochs")
 DEFAULT_GRACE = 5.0
+#: ``early_stopping_rule`` defaults: the median rule judges no trial before this step...
+DEFAULT_MIN_STEPS = 3
+#: ...nor before this many earlier trials (completed or stopped) reached the step.
+DEFAULT_MIN_TRIALS = 5
 AMT_FAILED_WITHOUT_SUCCESS = 5
 
 
@@ -101,6 +105,14 @@ class Hyperband:
 
 
 @dataclass(frozen=True)
+class EarlyStoppingRule:
+    """Minimums of the median rule of ``early_stopping: auto``."""
+
+    min_steps: int = DEFAULT_MIN_STEPS
+    min_trials: int = DEFAULT_MIN_TRIALS
+
+
+@dataclass(frozen=True)
 class Completion:
     target: float | None = None
     max_jobs_not_improving: int | None = None
@@ -123,6 +135,7 @@ class Spec:
     limits: Limits
     early_stopping: str = "off"
     hyperband: Hyperband | None = None
+    early_stopping_rule: EarlyStoppingRule = EarlyStoppingRule()
     completion: Completion = Completion()
     random_seed: int | None = None
     data: dict = field(default_factory=dict, compare=False, repr=False)
@@ -428,6 +441,7 @@ class _Rules:
                 ("early_stopping",),
                 "hyperband stops trials itself; set early_stopping: off (AMT requires it for Hyperband)",
             )
+        rule = self.early_stopping_rule(d.get("early_stopping_rule"), early)
         completion = self.completion(d.get("completion"))
         workdir = self.workdir(d.get("workdir"), base)
 
@@ -448,6 +462,7 @@ class _Rules:
             limits=limits,
             early_stopping=early,
             hyperband=hyperband,
+            early_stopping_rule=rule,
             completion=completion,
             random_seed=d.get("random_seed"),
             data=d,
@@ -838,6 +853,20 @@ class _Rules:
         if not isinstance(eta, int) or sampler not in ("random", "bayesian"):
             return None
         return Hyperband(min_r, max_r, eta, sampler)
+
+    def early_stopping_rule(self, rule: Any, early: Any) -> EarlyStoppingRule:
+        if rule is not None and early != "auto":
+            self.error(
+                ("early_stopping_rule",),
+                f"early_stopping_rule configures early_stopping: auto (early_stopping is {early})",
+                key=True,
+            )
+        if not isinstance(rule, dict):
+            return EarlyStoppingRule()
+        steps, trials = rule.get("min_steps", DEFAULT_MIN_STEPS), rule.get("min_trials", DEFAULT_MIN_TRIALS)
+        if not (isinstance(steps, int) and isinstance(trials, int)):
+            return EarlyStoppingRule()  # the schema already reported it
+        return EarlyStoppingRule(steps, trials)
 
     def completion(self, c: Any) -> Completion:
         if not isinstance(c, dict):

@@ -25,13 +25,16 @@ def make_sampler(spec: Spec) -> Sampler:
 
 
 def make_stopper(spec: Spec) -> Stopper:
-    """The stopper of a spec: ASHA for hyperband, else none unless early stopping asks for one."""
+    """The stopper of a spec: ASHA for hyperband, the median rule for ``early_stopping: auto``,
+    else none."""
     if spec.strategy == "hyperband":
         from .hyperband import HyperbandStopper
 
         return HyperbandStopper(spec)
     if spec.early_stopping == "auto":
-        raise HptError("early stopping is not available in this version of hpt")
+        from .median import MedianStopper
+
+        return MedianStopper(spec)
     return NeverStop()
 
 
