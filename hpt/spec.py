@@ -40,7 +40,7 @@ EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "numepochs", "n-epochs")
 DEFAULT_GRACE = 5.0
 #: ``early_stopping_rule`` defaults: the median rule judges no trial before this step...
 DEFAULT_MIN_STEPS = 3
-#: ...nor before this many earlier trials (completed or stopped) reached the step.
+#: ...nor before this many earlier trials (completed or stopped) exist.
 DEFAULT_MIN_TRIALS = 5
 AMT_FAILED_WITHOUT_SUCCESS = 5
 

@@ -107,7 +107,7 @@ def test_not_with_fewer_than_min_trials_earlier_trials():
     stopper = MedianStopper(job.spec)
     t = job.add(RUNNING, bracket=None)
     assert job.report(stopper, t, 0.0) is None
-    job.add(STOPPED, [0.9, 0.9], bracket=None)  # a fourth earlier trial: stopped ones count
+    job.add(STOPPED, [0.9], bracket=None)  # a fourth earlier trial: stopped ones count
     assert job.report(stopper, t, 0.0) is not None
 
 
@@ -120,12 +120,14 @@ def test_running_and_failed_trials_do_not_count():
     assert job.report(stopper, t, 0.0) is None  # only three earlier trials
 
 
-def test_only_trials_that_reached_the_step_count():
-    # Two earlier trials stopped at step 1 cannot vouch for step 3.
-    job = job_with([*CURVES, [0.1], [0.1]], min_steps=3, min_trials=4)
+def test_trials_stopped_before_the_step_count_with_all_their_points():
+    # Two earlier trials stopped at step 1 (averages 0.1) pull the median at step 3 down from
+    # 0.6 to 0.5: 0.55 goes on.
+    job = job_with([*CURVES, [0.1], [0.1]], min_steps=3, min_trials=5)
     stopper = MedianStopper(job.spec)
     t = job.add(RUNNING, [0.5, 0.5], bracket=None)
-    assert job.report(stopper, t, 0.0) is None
+    assert job.report(stopper, t, 0.55) is None
+    assert job.report(stopper, t, 0.45) is not None  # step 4: median of 0.575, 0.6625, 0.8375, 0.1, 0.1
 
 
 def test_minimizing_stops_above_the_median():

@@ -3,16 +3,18 @@
 After a running trial prints its objective at step ``t``:
 
 1. take every *earlier* trial: one that has finished, completed or stopped early, by the time
-   of the decision, and that reached step ``t`` (printed a point with step ``>= t``). Running
-   trials do not count (their curves are still moving, and counting them would make decisions
-   depend on scheduling); failed trials do not count (their points may be garbage);
-2. for each, its running average: the mean of its (finite) objective points with step ``<= t``;
+   of the decision. Running trials do not count (their curves are still moving, and counting
+   them would make decisions depend on scheduling); failed trials do not count (their points
+   may be garbage);
+2. for each, its running average up to ``t``: the mean of its (finite) objective points with
+   step ``<= t``. A trial stopped before step ``t`` contributes the average of all its points
+   (as AMT's rule reads: every previous trial counts, not only those that got as far);
 3. stop the trial if its objective so far (the point just printed, or its best so far with
    ``objective.use: best``) is strictly worse than the median of those averages (lower when
    maximizing, higher when minimizing; NaN is worse than anything).
 
-The rule is not applied before step ``min_steps``, nor while fewer than ``min_trials`` earlier
-trials reached step ``t`` (``early_stopping_rule`` in the spec; defaults
+The rule is not applied before step ``min_steps``, nor while there are fewer than
+``min_trials`` earlier trials (``early_stopping_rule`` in the spec; defaults
 :data:`~hpt.spec.DEFAULT_MIN_STEPS` and :data:`~hpt.spec.DEFAULT_MIN_TRIALS`).
 """
 
@@ -63,7 +65,6 @@ class _Curve:
         for i, (_, v) in enumerate(finite):
             total += v
             self.means.append(total / (i + 1))
-        self.last_step = max((s for s, _ in points), default=None)
 
     def average(self, step: int) -> float | None:
         i = bisect.bisect_right(self.steps, step)
@@ -103,10 +104,9 @@ class MedianStopper:
             return cached[1], cached[2]
         averages = []
         for curve in self._curves.values():
-            if curve.last_step is not None and curve.last_step >= step:
-                avg = curve.average(step)
-                if avg is not None:
-                    averages.append(avg)
+            avg = curve.average(step)
+            if avg is not None:
+                averages.append(avg)
         n = len(averages)
         median = statistics.median(averages) if n >= max(1, self.min_trials) else None
         self._medians[step] = (version, median, n)
