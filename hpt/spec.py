@@ -38,6 +38,9 @@ from .yamlio import Document, YamlLoadError, format_path, load
 STRATEGIES = ("grid", "random", "bayesian", "hyperband")
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "numepochs", "n-epochs")
 DEFAULT_GRACE = 5.0
+#: hyperband uses this many of its most aggressive brackets unless ``hyperband.brackets`` says
+#: otherwise (fewer when fewer exist): see the README's "Hyperband and early stopping".
+DEFAULT_BRACKETS = 2
 #: ``early_stopping_rule`` defaults: the median rule judges no trial before this step...
 DEFAULT_MIN_STEPS = 3
 #: ...nor before this many earlier trials (completed or stopped) exist.
@@ -102,6 +105,7 @@ class Hyperband:
     max_resource: int
     eta: int = 3
     sampler: str = "random"
+    brackets: int = DEFAULT_BRACKETS  # how many of the most aggressive brackets are used
 
 
 @dataclass(frozen=True)
@@ -850,9 +854,23 @@ class _Rules:
             )
             return None
         eta, sampler = hb.get("eta", 3), hb.get("sampler", "random")
-        if not isinstance(eta, int) or sampler not in ("random", "bayesian"):
+        if not isinstance(eta, int) or eta < 2 or min_r < 1 or sampler not in ("random", "bayesian"):
             return None
-        return Hyperband(min_r, max_r, eta, sampler)
+        available, level = 1, min_r  # floor(log_eta(max / min)) + 1, in integers
+        while level * eta <= max_r:
+            level *= eta
+            available += 1
+        brackets = hb.get("brackets", min(DEFAULT_BRACKETS, available))
+        if not isinstance(brackets, int):
+            return None
+        if brackets > available:
+            self.error(
+                ("hyperband", "brackets"),
+                f"only {available} brackets exist from min_resource {min_r} to max_resource {max_r} with eta {eta} "
+                f"(floor(log_eta(max_resource / min_resource)) + 1); use at most {available}",
+            )
+            return None
+        return Hyperband(min_r, max_r, eta, sampler, brackets)
 
     def early_stopping_rule(self, rule: Any, early: Any) -> EarlyStoppingRule:
         if rule is not None and early != "auto":

@@ -60,6 +60,9 @@ def test_bracket_weights_are_synchronous_hyperband_sizes():
     assert bracket_weights(1, 81, 3) == [81, 34, 15, 8, 5]
     assert bracket_weights(1, 27, 3) == [27, 12, 6, 4]
     assert bracket_weights(3, 3, 3) == [1]
+    assert bracket_weights(1, 81, 3, brackets=2) == [81, 34]
+    with pytest.raises(ValueError):
+        bracket_weights(1, 27, 3, brackets=5)
 
 
 def test_next_bracket_follows_the_weights_closely_at_every_prefix():
@@ -252,7 +255,7 @@ def test_a_resumed_job_decides_as_the_live_one():
 
 
 def test_sampler_assigns_brackets_in_hyperband_proportions_and_draws_like_random():
-    spec = hb_spec()
+    spec = hb_spec(brackets=3)
     sampler = HyperbandSampler(spec)
     random = RandomSampler(spec.space)
     job = Job(spec, seed=5)
@@ -262,6 +265,15 @@ def test_sampler_assigns_brackets_in_hyperband_proportions_and_draws_like_random
         job.add(RUNNING, bracket=s.info["bracket"])
     counts = [sum(1 for t in job.trials if t.info["bracket"] == b) for b in range(3)]
     assert counts == bracket_weights(1, 9, 3) == [9, 5, 3]
+
+
+def test_sampler_uses_the_two_most_aggressive_brackets_by_default():
+    spec = hb_spec()
+    assert spec.hyperband.brackets == 2
+    job = Job(spec)
+    for _ in range(14):
+        job.add(RUNNING, bracket=HyperbandSampler(spec).ask(job.ctx()).info["bracket"])
+    assert [sum(1 for t in job.trials if t.info["bracket"] == b) for b in range(3)] == [9, 5, 0]
 
 
 def test_sampler_continues_from_the_stored_brackets():
@@ -289,6 +301,17 @@ def test_sampler_takes_a_pluggable_proposer():
 def test_max_resource_is_inferred_from_static_epochs():
     spec = make_spec(static={"epochs": 27}, hyperband={"min_resource": 1})
     assert (spec.hyperband.max_resource, spec.hyperband.eta) == (27, 3)
+
+
+def test_brackets_default_to_two_or_fewer_when_fewer_exist():
+    assert make_spec(hyperband={"max_resource": 81}).hyperband.brackets == 2
+    assert make_spec(hyperband={"max_resource": 2}).hyperband.brackets == 1
+    assert make_spec(hyperband={"max_resource": 81, "brackets": 5}).hyperband.brackets == 5
+
+
+def test_more_brackets_than_exist_are_refused():
+    with pytest.raises(SpecError, match=r"hyperband.brackets .*only 4 brackets exist .* use at most 4"):
+        make_spec(hyperband={"max_resource": 27, "brackets": 5})
 
 
 def test_hyperband_without_max_resource_or_epochs_is_refused():
@@ -319,3 +342,45 @@ def test_hyperband_spec_end_to_end(tmp_path: Path):
     best = next(t for t in trials if t["trial_id"] == doc["best"]["trial_id"])
     assert best["state"] == "completed" and best["step"] == 27
     assert {t["info"]["bracket"] for t in trials} >= {0, 1}
+
+
+@pytest.mark.slow
+def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
+    """Extend a finished hyperband job: the new trials continue the bracket sequence, and the
+    configurations are the ones a single longer job would have drawn."""
+    spec = tmp_path / "hb.yaml"
+    spec.write_text(
+        f"""
+name: hb-resume
+command: [python, benchmarks/synthetic_curve.py, --lr, "{{lr}}", --wd, "0.0001", --width, "256",
+          --dropout, "0.3", --epochs, "{{epochs}}", --sleep, "0.002"]
+workdir: {REPO}
+static: {{epochs: 9}}
+objective: {{metric: acc, type: maximize}}
+metrics: [{{name: acc, regex: 'val_acc=([0-9.]+)'}}]
+strategy: hyperband
+parameters: {{lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}}}
+limits: {{max_jobs: 6, max_parallel_jobs: 2}}
+random_seed: 4
+"""
+    )
+    runs = tmp_path / "runs"
+    assert run_hpt("run", spec, "--runs-dir", runs, "-q").returncode == 0
+    proc = run_hpt("resume", "hb-resume", "--max-jobs", "12", "--runs-dir", runs, "-q")
+    assert proc.returncode == 0, proc.stderr
+    trials = sorted(show_json("hb-resume", runs)["trial_list"], key=lambda t: t["trial_id"])
+    assert len(trials) == 12
+    weights, counts, expected = bracket_weights(1, 9, 3, 2), [0, 0], []
+    for _ in range(12):
+        b = next_bracket(counts, weights)
+        counts[b] += 1
+        expected.append(b)
+    assert [t["info"]["bracket"] for t in trials] == expected
+    sampler = RandomSampler(
+        make_spec(
+            parameters={"lr": {"type": "continuous", "min": 1e-4, "max": 1.0, "scaling": "logarithmic"}},
+            hyperband={"max_resource": 9},
+        ).space
+    )
+    assert [t["hyperparameters"] for t in trials] == [sampler.draw(4, i) for i in range(1, 13)]
+    assert any(t["state"] == "stopped" for t in trials)
