@@ -166,7 +166,8 @@ class HyperbandSampler:
 
             proposer = RandomSampler(spec.space)
         self.proposer = proposer
-        self.weights = bracket_weights(hb.min_resource, hb.max_resource, hb.eta, hb.brackets)
+        available = max_bracket(hb.min_resource, hb.max_resource, hb.eta) + 1  # the spec checked it
+        self.weights = bracket_weights(hb.min_resource, hb.max_resource, hb.eta, min(hb.brackets, available))
 
     def ask(self, ctx: Context) -> Suggestion | None:
         counts = [0] * len(self.weights)
@@ -183,8 +184,7 @@ class HyperbandSampler:
 
 def make_hyperband_sampler(spec: Spec) -> HyperbandSampler:
     """The sampler of ``strategy: hyperband``, with the configured proposer."""
-    assert spec.hyperband is not None
-    if spec.hyperband.sampler == "bayesian":
+    if spec.hyperband is not None and spec.hyperband.sampler == "bayesian":
         raise HptError(
             "hyperband.sampler: bayesian is not available yet in this version of hpt; use sampler: random"
         )
