@@ -9,7 +9,8 @@ one more epoch before it dies (as measured in the real runs), and the same confi
 the real runs for a given seed. It prints, for each number of brackets, the median over seeds
 of the epochs needed to reach the target, relative to full-budget random search on the same
 seeds, on the benchmark's curves and on variants of the curve family (faster or slower
-learning-rate effects, more overfitting, another power law).
+learning-rate effects, more overfitting, another power law), with the rank correlation
+between early and final accuracy of each family.
 
     python benchmarks/hyperband_sim.py --seeds 100
 """
@@ -121,6 +122,22 @@ def pool_target(model: dict) -> float:
     )
 
 
+def rank_correlations(model: dict, n: int = 2000) -> dict[int, float]:
+    """Spearman correlation between the accuracy at epoch t and at epoch 81, over ``n`` random
+    configurations: how well early epochs predict the final ranking."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    sampler = RandomSampler(hb_spec(1).space)
+    curves = np.array(
+        [
+            curve(p["lr"], p["wd"], p["width"], p["dropout"], R, **model)
+            for p in (sampler.draw(POOL_SEED + 1, i) for i in range(n))
+        ]
+    )
+    return {t: float(spearmanr(curves[:, t - 1], curves[:, -1])[0]) for t in (1, 3, 9, 27)}
+
+
 def _job(args):
     kind, brackets, seed, target, model = args
     if kind == "random":
@@ -142,8 +159,12 @@ def main() -> None:
         f"median epochs to the target relative to full-budget random search, {a.seeds} seeds "
         "(in brackets: seeds that reached it within 3000 trials)\n"
     )
-    print("| curves | random (epochs) | " + " | ".join(f"brackets: {b}" for b in all_brackets) + " |")
-    print("|---|---|" + "---|" * len(all_brackets))
+    print(
+        "| curves | Spearman at epochs 1, 3, 9, 27 | random (epochs) | "
+        + " | ".join(f"brackets: {b}" for b in all_brackets)
+        + " |"
+    )
+    print("|---|---|---|" + "---|" * len(all_brackets))
     with Pool(2) as pool:
         for name in a.variants.split(","):
             model = VARIANTS[name]
@@ -156,7 +177,10 @@ def main() -> None:
                 hb = pool.map(_job, [("hyperband", b, s, target, model) for s in seeds])
                 reached = sum(1 for v in hb if v is not None)
                 cells.append(f"{_median(hb) / ref:.2f} ({reached})")
-            print(f"| {name} (target {target:.4f}) | {ref:g} | " + " | ".join(cells) + " |", flush=True)
+            rho = ", ".join(f"{v:.2f}" for v in rank_correlations(model).values())
+            print(
+                f"| {name} (target {target:.4f}) | {rho} | {ref:g} | " + " | ".join(cells) + " |", flush=True
+            )
 
 
 if __name__ == "__main__":
