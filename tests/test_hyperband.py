@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from hb_helpers import REPO, Job, make_spec, run_hpt, show_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hpt.errors import HptError, SpecError
 from hpt.store import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, STOPPED
@@ -249,6 +251,24 @@ def test_a_resumed_job_decides_as_the_live_one():
     # e.g. 0.8: rank 2 of 4 at rung 1 (top 2 go on), then rank 2 of 3 at rung 3 (top 1 goes on);
     # 0.65: rank 5 of 10 at rung 1 (top 4 go on).
     assert decisions == [False, False, True, True, True, True, False, True, True, True]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.floats(0, 1), st.just(math.nan)), max_size=12),
+    st.one_of(st.floats(0, 1), st.just(math.nan)),
+    st.booleans(),
+    st.sampled_from([2, 3, 4]),
+)
+def test_the_stopper_decides_as_the_pure_rule(earlier, value, maximize, eta):
+    """Whatever the values at a rung, the stopper's decision is ``continues()``'s."""
+    job = Job(make_spec(maximize=maximize, hyperband={"max_resource": 16, "eta": eta}))
+    stopper = HyperbandStopper(job.spec)
+    for v in earlier:
+        job.add(COMPLETED, [v] * 16)
+    t = job.add(RUNNING)
+    stopped = job.report(stopper, t, value) is not None
+    assert stopped == (not continues(value, earlier, eta, maximize))
 
 
 # --------------------------------------------------------------------------- the sampler
