@@ -416,12 +416,20 @@ def best_at(trace: list, budget: int) -> float | None:
     return best
 
 
-def first_hit(trace: list, threshold: float) -> tuple[int, float] | None:
-    """(epochs, seconds) when the best objective first reached ``threshold``, or None."""
+def first_hit(trace: list, threshold: float, budget: float = math.inf) -> tuple[int, float] | None:
+    """(epochs, seconds) when the best objective first reached ``threshold`` within ``budget``
+    epochs, or None."""
     for epochs, seconds, best in trace:
+        if epochs > budget:
+            return None
         if best is not None and best >= threshold:
             return epochs, seconds
     return None
+
+
+def epoch_budget(task: Task) -> int:
+    """The same budget for every method: what random search's trial cap allows."""
+    return task.caps["random"] * task.max_resource
 
 
 def _target_table(task: Task, results: dict, threshold: float) -> list[str]:
@@ -435,7 +443,7 @@ def _target_table(task: Task, results: dict, threshold: float) -> list[str]:
         if not runs:
             continue
         seeds = sorted(runs, key=int)
-        hits = [first_hit(runs[s]["trace"], threshold) for s in seeds]
+        hits = [first_hit(runs[s]["trace"], threshold, epoch_budget(task)) for s in seeds]
         eps = [h[0] if h else None for h in hits]
         med_e, med_s = _median(eps), _median([h[1] if h else None for h in hits])
         if method == "random":
@@ -461,7 +469,10 @@ def report(task: Task) -> str:
         f"Pool of {doc['pool_size']} random configurations run to max_resource: best {target:.4f} "
         f"(reached by {doc['reached_by']}), 99th percentile {q99:.4f}, median {doc['quantiles']['0.5']:.4f}.",
         "",
-        f"Target {target:.4f} (the best of the pool; every run ends when it reaches it):",
+        f"Target {target:.4f} (the best of the pool; every run ends when it reaches it). A run reaches "
+        f"it only within {epoch_budget(task)} epochs, the budget of random search's {task.caps['random']} "
+        "full trials, whatever its own cap; medians count a run that did not reach it as worse than any "
+        "that did:",
         "",
         *_target_table(task, results, target),
         "",
