@@ -47,9 +47,19 @@ def main() -> int:
     argv = sys.argv[5:]
     status = os.fdopen(status_fd, "w", buffering=1)
     requested: list[int] = []
+    group: list[int] = []  # the command's process group, once it runs
+    term_at: list[float] = []  # when SIGTERM went to that group
+
+    def terminate() -> None:
+        if group and not term_at:
+            term_at.append(time.monotonic())
+            _killpg(group[0], signal.SIGTERM)
 
     def on_signal(signum, _frame):
         requested.append(signum)
+        # Forward at once rather than at the next poll of the loop below (up to 50 ms later):
+        # a trial stopped early must not go on training meanwhile.
+        terminate()
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
@@ -73,17 +83,16 @@ def main() -> int:
         return 126
     status.write(f"started {child.pid}\n")
     pgid = child.pid
-    term_at = None
+    group.append(pgid)
     while True:
         try:
             rc = child.wait(timeout=0.05)
             break
         except subprocess.TimeoutExpired:
             pass
-        if requested and term_at is None:
-            _killpg(pgid, signal.SIGTERM)
-            term_at = time.monotonic()
-        elif term_at is not None and time.monotonic() - term_at > grace:
+        if requested and not term_at:  # a signal that came before the group existed
+            terminate()
+        elif term_at and time.monotonic() - term_at[0] > grace:
             _killpg(pgid, signal.SIGKILL)
     # Whatever the command left running in its group goes with it.
     _killpg(pgid, signal.SIGKILL)

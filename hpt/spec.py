@@ -38,6 +38,13 @@ from .yamlio import Document, YamlLoadError, format_path, load
 STRATEGIES = ("grid", "random", "bayesian", "hyperband")
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "numepochs", "n-epochs")
 DEFAULT_GRACE = 5.0
+#: hyperband uses this many of its most aggressive brackets unless ``hyperband.brackets`` says
+#: otherwise (fewer when fewer exist): see the README's "Hyperband and early stopping".
+DEFAULT_BRACKETS = 2
+#: ``early_stopping_rule`` defaults: the median rule judges no trial before this step...
+DEFAULT_MIN_STEPS = 3
+#: ...nor before this many earlier trials (completed or stopped) exist.
+DEFAULT_MIN_TRIALS = 5
 AMT_FAILED_WITHOUT_SUCCESS = 5
 
 
@@ -104,6 +111,15 @@ class Hyperband:
     max_resource: int
     eta: int = 3
     sampler: str = "random"
+    brackets: int = DEFAULT_BRACKETS  # how many of the most aggressive brackets are used
+
+
+@dataclass(frozen=True)
+class EarlyStoppingRule:
+    """Minimums of the median rule of ``early_stopping: auto``."""
+
+    min_steps: int = DEFAULT_MIN_STEPS
+    min_trials: int = DEFAULT_MIN_TRIALS
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,7 @@ class Spec:
     limits: Limits
     early_stopping: str = "off"
     hyperband: Hyperband | None = None
+    early_stopping_rule: EarlyStoppingRule = EarlyStoppingRule()
     completion: Completion = Completion()
     executor: ExecutorConfig = ExecutorConfig()
     random_seed: int | None = None
@@ -444,6 +461,7 @@ class _Rules:
                 ("early_stopping",),
                 "hyperband stops trials itself; set early_stopping: off (AMT requires it for Hyperband)",
             )
+        rule = self.early_stopping_rule(d.get("early_stopping_rule"), early)
         completion = self.completion(d.get("completion"))
         executor = self.executor(d.get("executor"))
         workdir = self.workdir(d.get("workdir"), base)
@@ -465,6 +483,7 @@ class _Rules:
             limits=limits,
             early_stopping=early,
             hyperband=hyperband,
+            early_stopping_rule=rule,
             completion=completion,
             executor=executor,
             random_seed=d.get("random_seed"),
@@ -853,9 +872,37 @@ class _Rules:
             )
             return None
         eta, sampler = hb.get("eta", 3), hb.get("sampler", "random")
-        if not isinstance(eta, int) or sampler not in ("random", "bayesian"):
+        if not isinstance(eta, int) or eta < 2 or min_r < 1 or sampler not in ("random", "bayesian"):
             return None
-        return Hyperband(min_r, max_r, eta, sampler)
+        available, level = 1, min_r  # floor(log_eta(max / min)) + 1, in integers
+        while level * eta <= max_r:
+            level *= eta
+            available += 1
+        brackets = hb.get("brackets", min(DEFAULT_BRACKETS, available))
+        if not isinstance(brackets, int):
+            return None
+        if brackets > available:
+            self.error(
+                ("hyperband", "brackets"),
+                f"only {available} brackets exist from min_resource {min_r} to max_resource {max_r} with eta {eta} "
+                f"(floor(log_eta(max_resource / min_resource)) + 1); use at most {available}",
+            )
+            return None
+        return Hyperband(min_r, max_r, eta, sampler, brackets)
+
+    def early_stopping_rule(self, rule: Any, early: Any) -> EarlyStoppingRule:
+        if rule is not None and early != "auto":
+            self.error(
+                ("early_stopping_rule",),
+                f"early_stopping_rule configures early_stopping: auto (early_stopping is {early})",
+                key=True,
+            )
+        if not isinstance(rule, dict):
+            return EarlyStoppingRule()
+        steps, trials = rule.get("min_steps", DEFAULT_MIN_STEPS), rule.get("min_trials", DEFAULT_MIN_TRIALS)
+        if not (isinstance(steps, int) and isinstance(trials, int)):
+            return EarlyStoppingRule()  # the schema already reported it
+        return EarlyStoppingRule(steps, trials)
 
     def completion(self, c: Any) -> Completion:
         if not isinstance(c, dict):

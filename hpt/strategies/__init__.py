@@ -17,6 +17,10 @@ def make_sampler(spec: Spec) -> Sampler:
         from .random import RandomSampler
 
         return RandomSampler(spec.space)
+    if spec.strategy == "hyperband":
+        from .hyperband import make_hyperband_sampler
+
+        return make_hyperband_sampler(spec)
     if spec.strategy == "bayesian":
         from .bayesian import BayesianSampler
 
@@ -25,9 +29,16 @@ def make_sampler(spec: Spec) -> Sampler:
 
 
 def make_stopper(spec: Spec) -> Stopper:
-    """The stopper of a spec: none unless early stopping or hyperband asks for one."""
-    if spec.early_stopping == "auto" or spec.strategy == "hyperband":
-        raise HptError("early stopping is not available in this version of hpt")
+    """The stopper of a spec: ASHA for hyperband, the median rule for ``early_stopping: auto``,
+    else none."""
+    if spec.strategy == "hyperband":
+        from .hyperband import HyperbandStopper
+
+        return HyperbandStopper(spec)
+    if spec.early_stopping == "auto":
+        from .median import MedianStopper
+
+        return MedianStopper(spec)
     return NeverStop()
 
 
