@@ -11,12 +11,13 @@ from hb_helpers import REPO, Job, make_spec, run_hpt, show_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpt.errors import HptError, SpecError
+from hpt.errors import SpecError
 from hpt.store import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, STOPPED
 from hpt.strategies import make_sampler, make_stopper
 from hpt.strategies.hyperband import (
     HyperbandSampler,
     HyperbandStopper,
+    ModelBasedProposer,
     bracket_weights,
     continues,
     max_bracket,
@@ -148,9 +149,82 @@ def test_make_stopper_and_sampler_for_hyperband():
     assert isinstance(make_sampler(spec), HyperbandSampler)
 
 
-def test_bayesian_proposer_is_refused_clearly_for_now():
-    with pytest.raises(HptError, match="not available yet"):
-        make_sampler(hb_spec(sampler="bayesian"))
+# --------------------------------------------------------------------------- hyperband.sampler: bayesian
+
+
+def _log_spec(**hb):
+    lr = {"type": "continuous", "min": 1e-5, "max": 1.0, "scaling": "logarithmic"}
+    return make_spec(parameters={"lr": lr}, hyperband={"max_resource": 9, "sampler": "bayesian", **hb})
+
+
+def _curve(lr: float, steps: int) -> list[float]:
+    """Accuracy per epoch, best at lr = 1e-2 (a smooth bowl in log10(lr))."""
+    top = 1.0 - (math.log10(lr) + 2.0) ** 2 / 20
+    return [top * (1 - 0.5 / s) for s in range(1, steps + 1)]
+
+
+def _job_with(spec, trials: list[tuple[str, float, int]]) -> Job:
+    job = Job(spec, seed=3)
+    for state, lr, steps in trials:
+        t = job.add(state, _curve(lr, steps), bracket=0)
+        t.params = {"lr": lr}
+    return job
+
+
+def test_bayesian_sampler_is_the_hyperband_sampler_with_a_model_based_proposer():
+    sampler = make_sampler(_log_spec())
+    assert isinstance(sampler, HyperbandSampler) and isinstance(sampler.proposer, ModelBasedProposer)
+
+
+def test_bayesian_proposer_draws_like_random_until_a_level_has_enough_observations():
+    spec = _log_spec()
+    proposer = ModelBasedProposer(spec)
+    assert proposer.min_observations == 5
+    job = _job_with(spec, [(COMPLETED, 10.0**-k, 9) for k in range(1, 5)])  # 4 < 5 observations
+    s = HyperbandSampler(spec, proposer).ask(job.ctx())
+    assert s.params == RandomSampler(spec.space).draw(3, 5) and set(s.info) == {"bracket"}
+
+
+def test_bayesian_proposer_fits_the_highest_level_with_enough_observations():
+    spec = _log_spec()
+    lrs = [10.0**e for e in (-5, -4.5, -4, -3.5, -3, -1, -0.5, 0)]
+    # Only three trials ran to 9 epochs; eight reached rung 3: the model is fitted there.
+    trials = [(COMPLETED, lr, 9) for lr in lrs[:3]] + [(STOPPED, lr, 3) for lr in lrs[3:]]
+    job = _job_with(spec, [*trials, (FAILED, 0.5, 0)])  # a failure is no observation
+
+    proposer = ModelBasedProposer(spec)
+    level, obs = proposer.observations(job.ctx())
+    assert level == 3 and len(obs) == 8
+    assert all(v == _curve(p["lr"], 3)[-1] for _, p, v in obs)
+    s = proposer.ask(job.ctx())  # trial 10: not one of the random third
+    assert s.info == {"model_level": 3}
+    assert 1e-5 <= s.params["lr"] <= 1.0 and abs(math.log10(s.params["lr"]) + 2) < 1.0
+    assert proposer.ask(job.ctx()) == s  # the same store gives the same suggestion
+    # With five trials at max_resource, the model moves up to level 9.
+    for lr in lrs[5:]:
+        t = job.add(COMPLETED, _curve(lr, 9), bracket=0)
+        t.params = {"lr": lr}
+    assert proposer.observations(job.ctx())[0] == 9
+
+
+def test_bayesian_proposer_draws_every_third_trial_at_random():
+    spec = _log_spec()
+    job = _job_with(spec, [(COMPLETED, 10.0**e, 9) for e in (-5, -4, -3, -1, -0.5, 0, -4.5, -3.5)])
+    s = ModelBasedProposer(spec).ask(job.ctx())  # trial 9
+    assert s.params == RandomSampler(spec.space).draw(3, 9) and s.info == {}
+
+
+def test_bayesian_proposer_ends_with_an_exhausted_discrete_space():
+    spec = make_spec(
+        parameters={"k": {"type": "categorical", "values": ["a", "b"]}},
+        hyperband={"max_resource": 9, "sampler": "bayesian"},
+        limits={"max_jobs": 2},
+    )
+
+    job = Job(spec)
+    for k in ("a", "b"):
+        job.add(COMPLETED, [0.5] * 9).params = {"k": k}
+    assert HyperbandSampler(spec, ModelBasedProposer(spec)).ask(job.ctx()) is None
 
 
 def test_stopper_stops_a_trial_outside_the_top_third_at_a_rung():
@@ -404,3 +478,39 @@ random_seed: 4
     )
     assert [t["hyperparameters"] for t in trials] == [sampler.draw(4, i) for i in range(1, 13)]
     assert any(t["state"] == "stopped" for t in trials)
+
+
+@pytest.mark.slow
+def test_model_based_hyperband_end_to_end(tmp_path: Path):
+    """``hyperband: {sampler: bayesian}`` through the real CLI: the job completes, later trials
+    come from the model (their info says at which level it was fitted), and trials are stopped."""
+    spec = tmp_path / "bohb.yaml"
+    spec.write_text(
+        f"""
+name: bohb
+command: [python, benchmarks/synthetic_curve.py, --lr, "{{lr}}", --wd, "{{wd}}", --width, "256",
+          --dropout, "0.3", --epochs, "{{epochs}}", --sleep, "0.002"]
+workdir: {REPO}
+static: {{epochs: 9}}
+objective: {{metric: acc, type: maximize}}
+metrics: [{{name: acc, regex: 'val_acc=([0-9.]+)'}}]
+strategy: hyperband
+hyperband: {{sampler: bayesian}}
+parameters:
+  lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}
+  wd: {{type: continuous, min: 1.0e-6, max: 1.0e-2, scaling: logarithmic}}
+limits: {{max_jobs: 16, max_parallel_jobs: 2}}
+random_seed: 7
+"""
+    )
+    runs = tmp_path / "runs"
+    proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    trials = sorted(show_json("bohb", runs)["trial_list"], key=lambda t: t["trial_id"])
+    assert len(trials) == 16 and all(t["state"] in ("completed", "stopped") for t in trials)
+    modelled = [t for t in trials if "model_level" in t["info"]]
+    assert modelled and all(t["trial_id"] % 3 != 0 for t in modelled)
+    assert all(t["info"]["model_level"] in (1, 3, 9) for t in modelled)
+    assert any(t["state"] == "stopped" for t in trials)
+    for t in trials:
+        assert 1e-4 <= t["hyperparameters"]["lr"] <= 1.0 and 1e-6 <= t["hyperparameters"]["wd"] <= 1e-2

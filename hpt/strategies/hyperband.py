@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from ..errors import HptError
 from ..spec import Spec
-from ..store import COMPLETED, RUNNING, STOPPED
+from ..store import COMPLETED, FAILED, RUNNING, STOPPED
 from .base import Context, Sampler, Suggestion
 
 # --------------------------------------------------------------------------- pure functions
@@ -182,12 +182,95 @@ class HyperbandSampler:
         return Suggestion(suggestion.params, {**suggestion.info, "bracket": bracket})
 
 
+class ModelBasedProposer:
+    """``hyperband.sampler: bayesian``: new configurations from the Gaussian-process sampler
+    fitted on the best-resourced observations, as BOHB does.
+
+    The observations are the trials' objectives at one resource level: the highest level
+    (a rung of any bracket, or ``max_resource``) that at least :attr:`min_observations` trials
+    have reached, each trial's value there being its objective at its first point with
+    ``step >= level`` (running, completed and stopped trials; failed ones inform the model as
+    failures). Until some level has that many, and for one suggestion in three after that (as
+    BOHB's random fraction, which keeps the search from trusting low-budget rankings too much),
+    the configuration is the one random search would draw. Running trials that have not reached
+    the level are pending points, so parallel suggestions spread out. Everything is derived from
+    the context, so a resumed job continues alike.
+    """
+
+    #: Every ``RANDOM_EVERY``-th trial is drawn at random.
+    RANDOM_EVERY = 3
+    #: At most this many observations are given to the model: the best quarter and the most
+    #: recent others (a Gaussian process costs cubic time in the number of observations).
+    MAX_OBSERVATIONS = 400
+
+    def __init__(self, spec: Spec):
+        from .bayesian import GPSampler
+        from .random import RandomSampler
+
+        hb = spec.hyperband
+        if hb is None:
+            raise HptError("the hyperband sampler needs the spec's hyperband settings")
+        self.space = spec.space
+        self.maximize = spec.objective.maximize
+        self.use = spec.objective.use
+        levels = {hb.max_resource}
+        for b in range(max_bracket(hb.min_resource, hb.max_resource, hb.eta) + 1):
+            levels.update(rung_levels(hb.min_resource, hb.max_resource, hb.eta, b))
+        self.levels = sorted(levels, reverse=True)
+        self.random = RandomSampler(spec.space)
+        self.gp = GPSampler(spec.space, self.maximize)
+        self.min_observations = max(self.gp.n_initial, spec.space.dim + 2)
+
+    def observations(self, ctx: Context) -> tuple[int | None, list[tuple[int, dict, float]]]:
+        """The level the model is fitted at and its observations ``(trial id, params, value)``,
+        or ``(None, [])`` when no level has enough."""
+        at: dict[int, list[tuple[int, dict, float]]] = {level: [] for level in self.levels}
+        for t in ctx.trials:
+            if t.state not in _COUNTED:
+                continue
+            values = values_at_rungs(ctx.history.get(t.id, ()), self.levels, self.use, self.maximize)
+            for level, v in values.items():
+                if math.isfinite(v):
+                    at[level].append((t.id, t.params, v))
+        for level in self.levels:  # highest first
+            obs = at[level]
+            if len(obs) >= self.min_observations:
+                return level, self._cap(obs)
+        return None, []
+
+    def _cap(self, obs: list[tuple[int, dict, float]]) -> list[tuple[int, dict, float]]:
+        if len(obs) <= self.MAX_OBSERVATIONS:
+            return obs
+        sign = -1.0 if self.maximize else 1.0
+        best = sorted(obs, key=lambda o: (sign * o[2], o[0]))[: self.MAX_OBSERVATIONS // 4]
+        chosen = {o[0] for o in best}
+        recent = [o for o in reversed(obs) if o[0] not in chosen][: self.MAX_OBSERVATIONS - len(best)]
+        return sorted(best + recent, key=lambda o: o[0])
+
+    def ask(self, ctx: Context) -> Suggestion | None:
+        tid = ctx.next_trial_id
+        level, obs = (None, []) if tid % self.RANDOM_EVERY == 0 else self.observations(ctx)
+        if level is None:
+            return self.random.ask(ctx)
+        observed = {o[0] for o in obs}
+        pending = [t.params for t in ctx.trials if not t.finished and t.id not in observed]
+        failed = [t.params for t in ctx.trials if t.state == FAILED]
+        exclude = {self.space.key(t.params) for t in ctx.trials} if self.space.is_discrete else ()
+        params = self.gp.suggest(
+            [(p, v) for _, p, v in obs],
+            pending=pending,
+            failed=failed,
+            exclude=exclude,
+            seed=ctx.seed,
+            index=tid,
+        )
+        return None if params is None else Suggestion(params, {"model_level": level})
+
+
 def make_hyperband_sampler(spec: Spec) -> HyperbandSampler:
     """The sampler of ``strategy: hyperband``, with the configured proposer."""
     if spec.hyperband is not None and spec.hyperband.sampler == "bayesian":
-        raise HptError(
-            "hyperband.sampler: bayesian is not available yet in this version of hpt; use sampler: random"
-        )
+        return HyperbandSampler(spec, ModelBasedProposer(spec))
     return HyperbandSampler(spec)
 
 
