@@ -170,10 +170,17 @@ def main() -> None:
                     rows[kind].append(run_job(path, tmp / "runs", []))
             stops = stop_latency(address, tmp)
         finally:
-            for p in procs:
+            # Workers first: a worker told to close while its scheduler is also going away can
+            # hang in its goodbye (seen with distributed's CLI), so the scheduler goes last
+            # and anything still there after a while is killed.
+            for p in reversed(procs):
                 p.send_signal(signal.SIGTERM)
-            for p in procs:
-                p.wait(timeout=30)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
     n = args.trials
     wl = statistics.median(w for w, _ in rows["local"])
     wd = statistics.median(w for w, _ in rows["dask"])
