@@ -438,26 +438,38 @@ def test_hyperband_spec_end_to_end(tmp_path: Path):
     assert {t["info"]["bracket"] for t in trials} >= {0, 1}
 
 
-@pytest.mark.slow
-def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
-    """Extend a finished hyperband job: the new trials continue the bracket sequence, and the
-    configurations are the ones a single longer job would have drawn."""
-    spec = tmp_path / "hb.yaml"
+def synthetic_spec(tmp_path: Path, name: str, wd: str, hyperband: str, max_jobs: int, seed: int) -> Path:
+    """A hyperband spec on ``benchmarks/synthetic_curve.py`` with 9 epochs of 2 ms, tuning the
+    learning rate (and ``wd`` when it is ``"{wd}"``)."""
+    wd_range = (
+        "\n  wd: {type: continuous, min: 1.0e-6, max: 1.0e-2, scaling: logarithmic}" if wd == "{wd}" else ""
+    )
+    spec = tmp_path / f"{name}.yaml"
     spec.write_text(
         f"""
-name: hb-resume
-command: [python, benchmarks/synthetic_curve.py, --lr, "{{lr}}", --wd, "0.0001", --width, "256",
+name: {name}
+command: [python, benchmarks/synthetic_curve.py, --lr, "{{lr}}", --wd, "{wd}", --width, "256",
           --dropout, "0.3", --epochs, "{{epochs}}", --sleep, "0.002"]
 workdir: {REPO}
 static: {{epochs: 9}}
 objective: {{metric: acc, type: maximize}}
 metrics: [{{name: acc, regex: 'val_acc=([0-9.]+)'}}]
 strategy: hyperband
-parameters: {{lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}}}
-limits: {{max_jobs: 6, max_parallel_jobs: 2}}
-random_seed: 4
+{hyperband}
+parameters:
+  lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}{wd_range}
+limits: {{max_jobs: {max_jobs}, max_parallel_jobs: 2}}
+random_seed: {seed}
 """
     )
+    return spec
+
+
+@pytest.mark.slow
+def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
+    """Extend a finished hyperband job: the new trials continue the bracket sequence, and the
+    configurations are the ones a single longer job would have drawn."""
+    spec = synthetic_spec(tmp_path, "hb-resume", "0.0001", "", max_jobs=6, seed=4)
     runs = tmp_path / "runs"
     assert run_hpt("run", spec, "--runs-dir", runs, "-q").returncode == 0
     proc = run_hpt("resume", "hb-resume", "--max-jobs", "12", "--runs-dir", runs, "-q")
@@ -484,25 +496,7 @@ random_seed: 4
 def test_model_based_hyperband_end_to_end(tmp_path: Path):
     """``hyperband: {sampler: bayesian}`` through the real CLI: the job completes, later trials
     come from the model (their info says at which level it was fitted), and trials are stopped."""
-    spec = tmp_path / "bohb.yaml"
-    spec.write_text(
-        f"""
-name: bohb
-command: [python, benchmarks/synthetic_curve.py, --lr, "{{lr}}", --wd, "{{wd}}", --width, "256",
-          --dropout, "0.3", --epochs, "{{epochs}}", --sleep, "0.002"]
-workdir: {REPO}
-static: {{epochs: 9}}
-objective: {{metric: acc, type: maximize}}
-metrics: [{{name: acc, regex: 'val_acc=([0-9.]+)'}}]
-strategy: hyperband
-hyperband: {{sampler: bayesian}}
-parameters:
-  lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}
-  wd: {{type: continuous, min: 1.0e-6, max: 1.0e-2, scaling: logarithmic}}
-limits: {{max_jobs: 16, max_parallel_jobs: 2}}
-random_seed: 7
-"""
-    )
+    spec = synthetic_spec(tmp_path, "bohb", "{wd}", "hyperband: {sampler: bayesian}", max_jobs=16, seed=7)
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
     assert proc.returncode == 0, proc.stderr
