@@ -218,7 +218,6 @@ def test_hyperband_on_a_cluster_with_a_worker_lost(cluster, runs, write_spec):
     assert second_trial.attempts == 2
 
 
-
 def test_stop_reaches_the_trial_on_the_worker(cluster, tmp_path):
     c = cluster(({},))
     events: queue.Queue = queue.Queue()

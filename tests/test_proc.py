@@ -1,11 +1,24 @@
 """Running one attempt: line splitting, capped logs, the launcher, streaming."""
 
+import os
 import queue
+import selectors
 import sys
 import threading
 import time
 
-from hpt.executors.proc import CappedLog, Exited, Launch, LineSplitter, Output, Started, run_attempt
+import pytest
+
+from hpt.executors.proc import (
+    CappedLog,
+    Exited,
+    Launch,
+    LineSplitter,
+    Output,
+    Started,
+    StopSignal,
+    run_attempt,
+)
 
 
 def test_splitter_breaks_on_newline_and_carriage_return():
@@ -44,7 +57,7 @@ def test_capped_log_keeps_head_and_tail(tmp_path):
 
 def _run(tmp_path, argv, grace=2.0, stop_after=None):
     events = queue.Queue()
-    stop = threading.Event()
+    stop = StopSignal()
     launch = Launch(1, 1, tuple(argv), {"HPT_TEST": "1"}, str(tmp_path), str(tmp_path / "logs"), grace=grace)
     t = threading.Thread(target=run_attempt, args=(launch, events.put, stop))
     t.start()
@@ -52,7 +65,9 @@ def _run(tmp_path, argv, grace=2.0, stop_after=None):
         time.sleep(stop_after)
         stop.set()
     t.join(timeout=30)
+    stop.close()
     out = []
+
     while not events.empty():
         out.append(events.get())
     return out
@@ -82,3 +97,33 @@ def test_stop_sends_sigterm_then_sigkill(tmp_path):
     events = _run(tmp_path, [sys.executable, "-c", code], grace=0.5, stop_after=1.0)
     assert events[-1].exit_code == -9
     assert time.monotonic() - start < 20
+
+
+def test_stop_signal_wakes_a_selector_waiting_on_it():
+    """The supervising thread waits on the trial's pipes and on the signal: a stop must wake it
+    at once, not at the trial's next line (else a trial stopped at a rung trains one more epoch)."""
+    stop = StopSignal()
+    sel = selectors.DefaultSelector()
+    sel.register(stop, selectors.EVENT_READ, "wake")
+    assert sel.select(timeout=0) == [] and not stop.is_set()
+    threading.Timer(0.2, stop.set).start()
+    ready = sel.select(timeout=30)  # returns when set() writes, long before the timeout
+    assert [key.data for key, _ in ready] == ["wake"] and stop.is_set()
+    sel.close()
+    stop.close()
+
+
+def test_stop_signal_after_close_writes_nowhere():
+    stop = StopSignal()
+    stop.close()
+    r, w = os.pipe()  # may reuse the closed descriptors' numbers
+    try:
+        stop.set()
+        stop.close()
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):  # nothing was written to the new pipe
+            os.read(r, 10)
+        assert stop.is_set()
+    finally:
+        os.close(r)
+        os.close(w)

@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import DependencyError, HptError
-from .proc import CappedLog, Event, Exited, Key, Launch, Output, Started, run_attempt
+from .proc import CappedLog, Event, Exited, Key, Launch, Output, Started, StopSignal, run_attempt
 
 INSTALL = "pip install 'hpt[dask]'"
 #: Output streamed back per attempt before only metric lines are sent (the worker's own log
@@ -99,7 +99,7 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
             )
         )
         return "done"
-    stop = threading.Event()
+    stop = StopSignal()
     remote = DEvent(stop_name, client=client)
     finished = threading.Event()
 
@@ -118,6 +118,8 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
         run_attempt(spec, emit, stop)
     finally:
         finished.set()
+        watcher.join(timeout=1.0)  # it may still set the signal: close it after
+        stop.close()
     return "done"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from .proc import Event, Key, Launch, run_attempt
+from .proc import Event, Key, Launch, StopSignal, run_attempt
 
 
 class LocalExecutor:
@@ -13,12 +13,12 @@ class LocalExecutor:
 
     def __init__(self, events: queue.Queue[Event]):
         self._events = events
-        self._stops: dict[Key, threading.Event] = {}
+        self._stops: dict[Key, StopSignal] = {}
         self._threads: dict[Key, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def start(self, launch: Launch) -> None:
-        stop = threading.Event()
+        stop = StopSignal()
         # The watching thread also starts the process: the launcher's parent-death signal
         # fires when the thread that forked it ends, so that thread must outlive the trial.
         thread = threading.Thread(
@@ -32,13 +32,14 @@ class LocalExecutor:
             self._threads[launch.key] = thread
         thread.start()
 
-    def _run(self, launch: Launch, stop: threading.Event) -> None:
+    def _run(self, launch: Launch, stop: StopSignal) -> None:
         try:
             run_attempt(launch, self._events.put, stop)
         finally:
             with self._lock:
                 self._stops.pop(launch.key, None)
                 self._threads.pop(launch.key, None)
+            stop.close()
 
     def stop(self, key: Key) -> None:
         with self._lock:

@@ -162,6 +162,44 @@ class CappedLog:
         self._f.close()
 
 
+class StopSignal:
+    """A request to stop one attempt, which also wakes the thread supervising it.
+
+    That thread waits on the trial's pipes; a plain flag would be seen only at the trial's next
+    output line or poll, and a trial stopped early at a rung would meanwhile train (and print)
+    one more epoch. Writing to a pipe that the thread also watches sends the SIGTERM at once.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+        self._closed = False
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            if not self._closed:  # never write to a closed (perhaps reused) descriptor
+                with contextlib.suppress(OSError):
+                    os.write(self._w, b"x")
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def fileno(self) -> int:
+        return self._r
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._r)
+                os.close(self._w)
+
+
 def trial_environment(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # Python trials stream their lines as they print
@@ -169,8 +207,12 @@ def trial_environment(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: threading.Event) -> None:
-    """Run one attempt to its end. Always emits exactly one :class:`Exited`, last."""
+def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal | threading.Event) -> None:
+    """Run one attempt to its end. Always emits exactly one :class:`Exited`, last.
+
+    ``stop`` asks for the trial to be stopped; a :class:`StopSignal` does it at once, a plain
+    :class:`threading.Event` within 0.1 s or at the next output line.
+    """
     key = launch.key
     log_dir = Path(launch.log_dir)
     try:
@@ -230,6 +272,8 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
     sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
     sel.register(status_r, selectors.EVENT_READ, "status")
+    if isinstance(stop, StopSignal):
+        sel.register(stop, selectors.EVENT_READ, "wake")
     status_buf = b""
     child_pgid = None
     exit_code: int | None = None
@@ -237,10 +281,14 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
     term_at = None
     launcher_gone_at = None
     try:
-        while sel.get_map():
+        while any(sk.data != "wake" for sk in sel.get_map().values()):
             for sk, _ in sel.select(timeout=0.1):
+                if sk.data == "wake":  # the stop request, handled below
+                    sel.unregister(sk.fileobj)
+                    continue
                 fd = sk.fd if sk.data == "status" else sk.fileobj.fileno()
                 data = os.read(fd, 65536)
+
                 if not data:
                     sel.unregister(sk.fileobj)
                     continue
