@@ -1,0 +1,189 @@
+"""The bayesian suite simulated in-process, for quick comparisons while developing the sampler.
+
+Runs :class:`~hpt.strategies.bayesian.BayesianSampler` on the problems of ``objectives.py``
+without subprocesses: the sampler sees exactly the trial rows the runner would give it. With
+``--parallel K`` the K workers are simulated with seeded, varying trial durations (log-normal),
+so completions arrive out of order as they do with real trials: the runner's loop is followed,
+filling every free slot with a suggestion that sees the running trials as pending, then
+completing whichever trial ends first. Results are deterministic for a given code, seed and K,
+so two variants can be compared on the same seeds; the real benchmark (``bayes_suite.py``,
+through the CLI) remains the measurement of record.
+
+    python benchmarks/bayes_inprocess.py --parallel 1,4 --seeds 0-19 --out /tmp/base.jsonl
+    python benchmarks/bayes_inprocess.py --table /tmp/base.jsonl /tmp/variant.jsonl
+
+The table prints, per problem, the median final regret for each file and K, and the ratio of
+each parallel median to the sequential median of the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import sys
+import textwrap
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from objectives import PROBLEMS  # noqa: E402
+
+#: Regret reference for the problem without a known optimum: the best value any run found
+#: (the suite itself uses the best of the runs it tabulates).
+SVR_BEST = 0.6943889296232452
+
+
+def make_spec(problem: str, budget: int, parallel: int, seed: int):
+    from hpt.spec import parse_spec
+
+    doc = {
+        "name": f"{problem}-{seed}",
+        "command": ["python", "objectives.py", problem, "{args}"],
+        "objective": {"metric": "value", "type": "minimize"},
+        "metrics": [{"name": "value", "regex": r"value=([-+0-9.eE]+)"}],
+        "strategy": "bayesian",
+        "parameters": PROBLEMS[problem].parameters,
+        "limits": {"max_jobs": budget, "max_parallel_jobs": parallel},
+        "random_seed": seed,
+    }
+    return parse_spec(yaml.safe_dump(doc, sort_keys=False), base_dir=HERE)
+
+
+def simulate(problem: str, seed: int, parallel: int, budget: int) -> dict:
+    """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order."""
+    from hpt.store import COMPLETED, RUNNING, TrialRow
+    from hpt.strategies.base import Context
+    from hpt.strategies.bayesian import BayesianSampler
+
+    prob = PROBLEMS[problem]
+    spec = make_spec(problem, budget, parallel, seed)
+    sampler = BayesianSampler(spec.space, spec.objective.maximize)
+    durations = np.random.default_rng([seed, 0xD0]).lognormal(0.0, 0.5, size=budget)
+    trials: list = []
+    running: list[tuple[float, int]] = []  # (end time, trial id) heap
+    now, order, ask_seconds = 0.0, [], []
+    while len(trials) < budget or running:
+        while len(running) < parallel and len(trials) < budget:
+            t0 = time.perf_counter()
+            s = sampler.ask(Context(spec, seed, list(trials), {}))
+            ask_seconds.append(time.perf_counter() - t0)
+            tid = len(trials) + 1
+            trials.append(TrialRow(id=tid, state=RUNNING, params=s.params, info=dict(s.info)))
+            heapq.heappush(running, (now + float(durations[tid - 1]), tid))
+        now, tid = heapq.heappop(running)
+        t = trials[tid - 1]
+        trials[tid - 1] = TrialRow(
+            id=tid, state=COMPLETED, params=t.params, info=t.info, objective=prob.fn(t.params)
+        )
+        order.append(tid)
+    values = [t.objective for t in trials]
+    ref = SVR_BEST if prob.optimum is None else prob.optimum
+    return {
+        "problem": problem,
+        "seed": seed,
+        "parallel": parallel,
+        "budget": budget,
+        "regret": max(min(values) - ref, 0.0),
+        "values": values,
+        "order": order,
+        "ask_seconds": float(np.sum(ask_seconds)),
+    }
+
+
+def _seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out
+
+
+def table(files: list[Path], problems: list[str]) -> str:
+    data: dict[tuple[str, str, int], dict[int, float]] = {}
+    for f in files:
+        for line in f.read_text().splitlines():
+            r = json.loads(line)
+            data.setdefault((f.stem, r["problem"], r["parallel"]), {})[r["seed"]] = r["regret"]
+    cols = sorted({(f, k) for f, _, k in data}, key=lambda c: ([x.stem for x in files].index(c[0]), c[1]))
+    head = ["problem", *(f"{f} p{k}" for f, k in cols)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    within = {c: 0 for c in cols}
+    for p in problems:
+        cells = [p]
+        for f, k in cols:
+            v = data.get((f, p, k))
+            if not v:
+                cells.append("-")
+                continue
+            med = float(np.median(list(v.values())))
+            cell = f"{med:.3g} (n={len(v)})"
+            seq = data.get((f, p, 1))
+            if k != 1 and seq:
+                ratio = med / max(float(np.median(list(seq.values()))), 1e-300)
+                within[(f, k)] += ratio <= 1.5
+                cell += f" x{ratio:.2f}"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(
+        "within 1.5x of sequential: "
+        + ", ".join(f"{f} p{k} {within[(f, k)]}/{len(problems)}" for f, k in cols if k != 1)
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=textwrap.dedent(__doc__ or ""), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--seeds", default="0-9", help="e.g. 0-19 or 0,3,5 (default 0-9)")
+    ap.add_argument("--parallel", default="1,4", help="worker counts (default 1,4)")
+    ap.add_argument("--budget", type=int, default=50)
+    ap.add_argument("--jobs", type=int, default=2, help="runs at once")
+    ap.add_argument(
+        "--out", type=Path, help="JSON lines of the runs (appended; runs already there are skipped)"
+    )
+    ap.add_argument("--table", type=Path, nargs="+", help="only print the table of these files")
+    args = ap.parse_args(argv)
+    problems = [p for p in args.problems.split(",") if p]
+    if args.table:
+        print(table(args.table, problems))
+        return
+    if args.out is None:
+        ap.error("--out is required to run")
+    done = set()
+    if args.out.exists():
+        for line in args.out.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["problem"], r["seed"], r["parallel"]))
+    todo = [
+        (p, s, k)
+        for s in _seeds(args.seeds)
+        for p in problems
+        for k in (int(x) for x in args.parallel.split(","))
+        if (p, s, k) not in done
+    ]
+    t0 = time.time()
+    with ProcessPoolExecutor(args.jobs) as pool, args.out.open("a") as out:
+        futures = [pool.submit(simulate, p, s, k, args.budget) for p, s, k in todo]
+        for i, fut in enumerate(as_completed(futures), 1):
+            r = fut.result()
+            out.write(json.dumps(r) + "\n")
+            out.flush()
+            print(
+                f"[{i}/{len(todo)} {time.time() - t0:.0f}s] {r['problem']} seed {r['seed']} p{r['parallel']}: "
+                f"regret {r['regret']:.4g}",
+                file=sys.stderr,
+                flush=True,
+            )
+    print(table([args.out], problems))
+
+
+if __name__ == "__main__":
+    main()
