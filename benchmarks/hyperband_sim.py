@@ -4,9 +4,10 @@ The real benchmark (``hyperband_bench.py``) runs hpt through its CLI, which cost
 seed; the median of a few seeds of an epochs-to-target count is noisy (random search's count is
 a geometric variable). This script replays the synthetic task in simulated time, one tick per
 epoch, with hpt's own sampler and stopper (``HyperbandSampler``, ``HyperbandStopper``: the
-code under test, not a re-implementation), 2 trials at a time, each stopped trial printing
-one more epoch before it dies (as measured in the real runs), and the same configurations as
-the real runs for a given seed. It prints, for each number of brackets, the median over seeds
+code under test, not a re-implementation), 2 trials at a time, a stopped trial printing
+nothing after the decision (as hpt stops it now; ``--overshoot 1`` replays the one extra epoch
+that stopped trials printed before the stop request woke the supervising thread), and the same
+configurations as the real runs for a given seed. It prints, for each number of brackets, the median over seeds
 of the epochs needed to reach the target, relative to full-budget random search on the same
 seeds, on the benchmark's curves and on variants of the curve family (faster or slower
 learning-rate effects, more overfitting, another power law), with the rank correlation
@@ -57,7 +58,7 @@ def hb_spec(brackets: int):
     return parse_spec(yaml.safe_dump(data, sort_keys=False), "sim.yaml")
 
 
-def simulate(spec, seed: int, target: float, model: dict, parallel: int = 2, overshoot: int = 1):
+def simulate(spec, seed: int, target: float, model: dict, parallel: int = 2, overshoot: int = 0):
     """Epochs until a finished trial reaches ``target`` (None if the cap comes first)."""
     sampler, stopper = HyperbandSampler(spec), HyperbandStopper(spec)
     trials: list[TrialRow] = []
@@ -139,10 +140,10 @@ def rank_correlations(model: dict, n: int = 2000) -> dict[int, float]:
 
 
 def _job(args):
-    kind, brackets, seed, target, model = args
+    kind, brackets, seed, target, model, overshoot = args
     if kind == "random":
         return random_epochs(seed, target, model)
-    return simulate(hb_spec(brackets), seed, target, model)
+    return simulate(hb_spec(brackets), seed, target, model, overshoot=overshoot)
 
 
 def _median(values):
@@ -153,6 +154,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=100)
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument(
+        "--overshoot", type=int, default=0, help="epochs a stopped trial prints after the decision"
+    )
     a = p.parse_args()
     all_brackets = list(range(1, max_bracket(1, R, 3) + 2))
     print(
@@ -170,11 +174,11 @@ def main() -> None:
             model = VARIANTS[name]
             target = pool_target(model)
             seeds = range(a.seeds)
-            rnd = pool.map(_job, [("random", 0, s, target, model) for s in seeds])
+            rnd = pool.map(_job, [("random", 0, s, target, model, a.overshoot) for s in seeds])
             ref = _median(rnd)
             cells = []
             for b in all_brackets:
-                hb = pool.map(_job, [("hyperband", b, s, target, model) for s in seeds])
+                hb = pool.map(_job, [("hyperband", b, s, target, model, a.overshoot) for s in seeds])
                 reached = sum(1 for v in hb if v is not None)
                 cells.append(f"{_median(hb) / ref:.2f} ({reached})")
             rho = ", ".join(f"{v:.2f}" for v in rank_correlations(model).values())
