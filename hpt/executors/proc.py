@@ -288,7 +288,6 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
                     continue
                 fd = sk.fd if sk.data == "status" else sk.fileobj.fileno()
                 data = os.read(fd, 65536)
-
                 if not data:
                     sel.unregister(sk.fileobj)
                     continue
