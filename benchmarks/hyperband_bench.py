@@ -486,8 +486,9 @@ def report(task: Task) -> str:
     target = doc.get("run_target", best)
     if target == best:
         first, second = "the best of the pool", (q99, "the pool's 99th percentile")
-    else:
-        first, second = doc["run_target_rule"], (best, "the best of the pool")
+    else:  # runs stop at the run target, so a second target must be below it to be read
+        first, second = doc["run_target_rule"], (doc["quantiles"]["0.9"], "the pool's 90th percentile")
+
     lines = [
         f"Task {task.name}: max_resource {task.max_resource}, {PARALLEL} trials at a time. "
         f"Pool of {doc['pool_size']} random configurations run to max_resource: best {best:.4f} "
