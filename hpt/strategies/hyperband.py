@@ -153,14 +153,18 @@ def _check(min_resource: int, max_resource: int, eta: int) -> None:
 # --------------------------------------------------------------------------- sampler
 
 
+def _settings(spec: Spec, who: str):
+    if spec.hyperband is None:
+        raise HptError(f"the hyperband {who} needs the spec's hyperband settings")
+    return spec.hyperband
+
+
 class HyperbandSampler:
     """Gives each new trial a bracket (stored as ``info["bracket"]``) and asks ``proposer`` for
     its configuration (random search by default; any :class:`Sampler` fits)."""
 
     def __init__(self, spec: Spec, proposer: Sampler | None = None):
-        hb = spec.hyperband
-        if hb is None:
-            raise HptError("the hyperband sampler needs the spec's hyperband settings")
+        hb = _settings(spec, "sampler")
         if proposer is None:
             from .random import RandomSampler
 
@@ -207,9 +211,7 @@ class ModelBasedProposer:
         from .bayesian import GPSampler
         from .random import RandomSampler
 
-        hb = spec.hyperband
-        if hb is None:
-            raise HptError("the hyperband sampler needs the spec's hyperband settings")
+        hb = _settings(spec, "sampler")
         self.space = spec.space
         self.maximize = spec.objective.maximize
         self.use = spec.objective.use
@@ -297,9 +299,7 @@ class HyperbandStopper:
     """ASHA with stopping, per bracket. See the module docstring for the exact rule."""
 
     def __init__(self, spec: Spec):
-        hb = spec.hyperband
-        if hb is None:
-            raise HptError("the hyperband stopper needs the spec's hyperband settings")
+        hb = _settings(spec, "stopper")
         self.eta = hb.eta
         self.metric = spec.objective.metric
         self.use = spec.objective.use
