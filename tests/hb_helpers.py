@@ -1,21 +1,18 @@
-"""Helpers of the hyperband and median-rule tests (kept apart from conftest.py on purpose)."""
+"""Helpers of the hyperband and median-rule tests: specs and hand-made jobs for the strategy
+unit tests, and the CLI run from the repository (conftest's ``hpt``)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from conftest import REPO, SCRIPTS, Result, hpt
 
 from hpt.spec import parse_spec
 from hpt.store import TrialRow
 from hpt.strategies import Context
 
-REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
+__all__ = ["REPO", "SCRIPTS", "Job", "make_spec", "run_hpt", "show_json"]
 
 
 def make_spec(strategy: str = "hyperband", maximize: bool = True, **extra):
@@ -61,22 +58,12 @@ class Job:
         return stopper.on_report(self.ctx(), trial, step, float(value))
 
 
-def run_hpt(*args, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess, with this interpreter's ``python`` first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("HPT_RUNS_DIR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "hpt", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=REPO,
-    )
+def run_hpt(*args, timeout: float = 120) -> Result:
+    """The real CLI in a subprocess, run from the repository (example paths are relative to it)."""
+    return hpt(*args, cwd=REPO, timeout=timeout)
 
 
 def show_json(job: str, runs_dir: Path) -> dict:
-    proc = run_hpt("show", job, "--runs-dir", runs_dir, "-o", "json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    r = run_hpt("show", job, "--runs-dir", runs_dir, "-o", "json")
+    assert r.code == 0, r.err
+    return r.json()

@@ -3,16 +3,13 @@ behaviour (pending points, failures, discrete spaces, numerics), and one end-to-
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import hpt
 
 from hpt.space import CATEGORICAL, CONTINUOUS, INTEGER
 from hpt.spec import parse_spec
@@ -354,28 +351,9 @@ def test_cli_runs_a_bayesian_job_on_the_svc_example(tmp_path):
             """
         )
     )
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hpt",
-            "run",
-            str(spec),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "-o",
-            "json",
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
+    r = hpt("run", spec, "--runs-dir", tmp_path / "runs", "-o", "json", "-q", timeout=300)
+    assert r.code == 0, r.err
+    doc = r.json()
     assert doc["status"] == "Completed" and doc["strategy"] == "bayesian"
     assert doc["trials"] == 8 and doc["counts"]["completed"] == 8
     best = doc["best"]

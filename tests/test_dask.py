@@ -246,18 +246,8 @@ def test_stop_reaches_the_trial_on_the_worker(cluster, tmp_path):
 
 def test_resources_map_to_worker_resources(cluster, runs, write_spec):
     c = cluster(({"resources": "GPU=1"}, {}))
-    spec = write_spec(
-        f"""
-        name: gpu
-        command: [python, {FAKE}, --x, "{{x}}"]
-        objective: {{metric: loss, type: minimize}}
-        metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
-        strategy: random
-        parameters: {{x: {{type: continuous, min: 0, max: 1}}}}
-        limits: {{max_jobs: 4, max_parallel_jobs: 2}}
-        executor: {{type: dask, address: "{c.address}", resources: {{GPU: 1}}}}
-        """
-    )
+    executor = f'executor: {{type: dask, address: "{c.address}", resources: {{GPU: 1}}}}'
+    spec = write_spec(fake_spec("gpu", extra=executor))
     r = hpt("run", spec, "--runs-dir", runs, "-q")
     assert r.code == 0, r.err
     store = Store.open(runs / "gpu")

@@ -426,7 +426,7 @@ def test_hyperband_spec_end_to_end(tmp_path: Path):
     spec.write_text(text)
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.err
     doc = show_json("digits-mlp-hyperband", runs)
     trials = doc["trial_list"]
     assert len(trials) == 12 and doc["counts"]["failed"] == 0
@@ -471,9 +471,9 @@ def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
     configurations are the ones a single longer job would have drawn."""
     spec = synthetic_spec(tmp_path, "hb-resume", "0.0001", "", max_jobs=6, seed=4)
     runs = tmp_path / "runs"
-    assert run_hpt("run", spec, "--runs-dir", runs, "-q").returncode == 0
+    assert run_hpt("run", spec, "--runs-dir", runs, "-q").code == 0
     proc = run_hpt("resume", "hb-resume", "--max-jobs", "12", "--runs-dir", runs, "-q")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.err
     trials = sorted(show_json("hb-resume", runs)["trial_list"], key=lambda t: t["trial_id"])
     assert len(trials) == 12
     weights, counts, expected = bracket_weights(1, 9, 3, 2), [0, 0], []
@@ -499,7 +499,7 @@ def test_model_based_hyperband_end_to_end(tmp_path: Path):
     spec = synthetic_spec(tmp_path, "bohb", "{wd}", "hyperband: {sampler: bayesian}", max_jobs=16, seed=7)
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.err
     trials = sorted(show_json("bohb", runs)["trial_list"], key=lambda t: t["trial_id"])
     assert len(trials) == 16 and all(t["state"] in ("completed", "stopped") for t in trials)
     modelled = [t for t in trials if "model_level" in t["info"]]

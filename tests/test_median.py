@@ -228,7 +228,7 @@ random_seed: 0
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-q", timeout=60)
     done = time.time()
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.err
     trials = {t["trial_id"]: t for t in show_json("stop-cleanup", runs)["trial_list"]}
     assert trials[1]["state"] == "completed"
     assert trials[2]["state"] == "stopped" and "median rule" in trials[2]["reason"]

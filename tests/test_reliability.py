@@ -150,18 +150,22 @@ def test_retries_keep_each_attempts_log(write_spec, runs):
     assert r.code == 1 and r.json()["counts"]["failed"] == 4
 
 
+def value_grid(name: str, values: list[str], completion: str) -> str:
+    """A grid job whose trial ``v`` prints ``loss=v``, ended by ``completion``."""
+    quoted = ", ".join(f'"{v}"' for v in values)
+    return f"""
+name: {name}
+command: [python, {FAKE}, --value, "{{v}}"]
+objective: {{metric: loss, type: minimize}}
+metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
+strategy: grid
+parameters: {{v: {{type: categorical, values: [{quoted}]}}}}
+completion: {{{completion}}}
+"""
+
+
 def test_completion_target_stops_at_the_first_trial_reaching_it(write_spec, runs):
-    spec = write_spec(
-        f"""
-        name: target
-        command: [python, {FAKE}, --value, "{{v}}"]
-        objective: {{metric: loss, type: minimize}}
-        metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
-        strategy: grid
-        parameters: {{v: {{type: categorical, values: ["5", "4", "1", "3", "2"]}}}}
-        completion: {{target: 1.5}}
-        """
-    )
+    spec = write_spec(value_grid("target", ["5", "4", "1", "3", "2"], "target: 1.5"))
     r = hpt("run", spec, "--runs-dir", runs, "-o", "json")
     doc = r.json()
     assert r.code == 0 and doc["status"] == "Completed"
@@ -171,15 +175,9 @@ def test_completion_target_stops_at_the_first_trial_reaching_it(write_spec, runs
 
 def test_completion_not_improving(write_spec, runs):
     spec = write_spec(
-        f"""
-        name: flat
-        command: [python, {FAKE}, --value, "{{v}}"]
-        objective: {{metric: loss, type: minimize}}
-        metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
-        strategy: grid
-        parameters: {{v: {{type: categorical, values: ["1.0", "0.5", "0.499", "0.498", "0.6", "0.1", "0.05"]}}}}
-        completion: {{max_jobs_not_improving: 3}}
-        """
+        value_grid(
+            "flat", ["1.0", "0.5", "0.499", "0.498", "0.6", "0.1", "0.05"], "max_jobs_not_improving: 3"
+        )
     )
     doc = hpt("run", spec, "--runs-dir", runs, "-o", "json").json()
     # 0.499, 0.498 and 0.6 improve the best (0.5) by less than 1%: three in a row.
