@@ -154,6 +154,9 @@ class Runner:
         self.stopper = make_stopper(spec)
         self.objective = spec.objective
         self.trials: dict[int, TrialRow] = {}
+        # The same rows in id order, kept as they are added: strategies read it after every
+        # objective point, so it must not be rebuilt (and sorted) each time.
+        self._ordered: list[TrialRow] = []
         self.history: dict[int, list[tuple[int, float]]] = {}
         self.active: dict[Key, _Active] = {}
         self.ending: Outcome | None = None
@@ -169,14 +172,15 @@ class Runner:
         self._force = self._force or force
 
     def context(self) -> Context:
-        return Context(self.spec, self.seed, [self.trials[i] for i in sorted(self.trials)], self.history)
+        return Context(self.spec, self.seed, self._ordered, self.history)
 
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> Outcome:
         store = self.store
-        for t in store.trials():
+        for t in store.trials():  # in id order
             self.trials[t.id] = t
+            self._ordered.append(t)
         for tid, pts in store.metric_history(self.objective.metric).items():
             if self.trials[tid].finished:
                 self.history[tid] = pts
@@ -261,6 +265,7 @@ class Runner:
                 return
             trial = self.store.create_trial(suggestion.params, suggestion.info)
             self.trials[trial.id] = trial
+            self._ordered.append(trial)
             self._launch(trial)
 
     def _launch(self, trial: TrialRow) -> None:
