@@ -266,7 +266,6 @@ def resume(
     )
     try:
         code = _execute(store, spec, overrides, output, quiet, executor, address)
-
     finally:
         store.close()
     raise typer.Exit(code)

@@ -207,11 +207,11 @@ def trial_environment(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal | threading.Event) -> None:
+def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal) -> None:
     """Run one attempt to its end. Always emits exactly one :class:`Exited`, last.
 
-    ``stop`` asks for the trial to be stopped; a :class:`StopSignal` does it at once, a plain
-    :class:`threading.Event` within 0.1 s or at the next output line.
+    Setting ``stop`` stops the trial at once (SIGTERM to its group, SIGKILL after the grace
+    period); the caller closes it after this returns.
     """
     key = launch.key
     log_dir = Path(launch.log_dir)
@@ -272,8 +272,8 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
     sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
     sel.register(status_r, selectors.EVENT_READ, "status")
-    if isinstance(stop, StopSignal):
-        sel.register(stop, selectors.EVENT_READ, "wake")
+    sel.register(stop, selectors.EVENT_READ, "wake")
+
     status_buf = b""
     child_pgid = None
     exit_code: int | None = None
