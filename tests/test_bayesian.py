@@ -242,6 +242,19 @@ def test_initial_design_is_space_filling_and_follows_the_trial_number():
     assert gp.suggest([({"a": 0.5, "b": 0.5}, 1.0)], seed=4, index=5) == gp.suggest([], seed=4, index=5)
 
 
+def test_the_model_waits_for_the_initial_design_to_come_back():
+    spec = make_spec("a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}")
+    gp = GPSampler(spec.space, n_initial=6)
+    design = [gp.suggest([], seed=4, index=i) for i in range(1, 10)]
+    obs = [(p, (p["a"] - 0.3) ** 2 + (p["b"] - 0.6) ** 2) for p in design[:6]]
+    # Four workers: trial 9 is asked for while 6, 7 and 8 still run, with only 5 results in, so
+    # it continues the space-filling design rather than trust a model of 5 points...
+    assert gp.suggest(obs[:5], pending=design[5:8], seed=4, index=9) == design[8]
+    # ... and a failure counts as a result: with 6 in, the model takes over.
+    after = gp.suggest(obs[:5], pending=design[6:8], failed=design[5:6], seed=4, index=9)
+    assert after != design[8]
+
+
 def test_integer_and_log_parameters_are_modelled_in_scaled_coordinates():
     spec = make_spec(
         "lr: {type: continuous, min: 1.0e-6, max: 1.0, scaling: logarithmic}\nn: {type: integer, min: 1, max: 50}"

@@ -268,7 +268,9 @@ class GPSampler:
             all-discrete space, pass every configuration tried so far); seed and index: the
             randomness of this call (the same arguments give the same answer), index being the
             1-based number of the trial to suggest (trials up to :attr:`n_initial` take the
-            initial design).
+            initial design, and so do later ones until :attr:`n_initial` observations or
+            failures are in).
+
 
         Returns None only when an all-discrete space has no configuration left outside
         ``exclude``.
@@ -283,7 +285,10 @@ class GPSampler:
             return None
         rng = np.random.default_rng([seed, index])
         obs = [(p, float(v)) for p, v in observations if math.isfinite(v)]
-        if index <= self.n_initial or len({v for _, v in obs}) < 2:
+        # The model starts once the initial design has come back, not merely been launched: with
+        # parallel trials the first model-based suggestion would otherwise rest on a handful of
+        # results (4 in 6-D at 4 workers), and a GP fitted on so few misleads the whole run.
+        if index <= self.n_initial or len(obs) + len(failed) < self.n_initial or len({v for _, v in obs}) < 2:
             return self._initial(seed, index, exclude, rng)
         try:
             return self._model_based(obs, pending, failed, exclude, rng)
@@ -308,10 +313,16 @@ class GPSampler:
         best = float(np.min(model.predict(X)[0]))
         pend = [space.encode(p) for p in pending]
         if pend:
+            # Kriging believer: each running trial is taken to return the model's mean there, and
+            # the incumbent includes those beliefs. The variance collapses at a running point, so
+            # the next suggestion does not repeat it, while a running point the model expects to
+            # improve moves the incumbent, so the search goes on past it instead of waiting.
             P = np.array(pend)
             mu, _ = model.predict(P)
             extra_X.extend(P)
-            extra_y.extend(np.maximum(mu, best))  # clipped kriging believer
+            extra_y.extend(mu)
+            best = min(best, float(np.min(mu)))
+
         if extra_X:
             model = self._condition(model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]))
         u = self._maximize(model, best, X[np.argsort(yw)[:5]], exclude, rng)
