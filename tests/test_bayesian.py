@@ -373,3 +373,17 @@ def test_cli_runs_a_bayesian_job_on_the_svc_example(tmp_path):
     assert 0.0 < best["objective"] <= 1.0
     hp = best["hyperparameters"]
     assert 1e-2 <= hp["C"] <= 1e3 and 1e-4 <= hp["gamma"] <= 1.0 and hp["kernel"] in ("rbf", "sigmoid")
+
+
+def test_fixed_coordinates_are_held_and_the_incumbent_is_read_at_them():
+    """A fidelity as an input: observations at r = 1 favour x = 0.2, at r = 9 x = 0.7; asked
+    for r = 9, the sampler holds r there and looks near 0.7, not at the best raw value."""
+    spec = make_spec(
+        "x: {type: continuous, min: 0.0, max: 1.0}\nr: {type: continuous, min: 1.0, max: 9.0, scaling: logarithmic}"
+    )
+    gp = GPSampler(spec.space)
+    obs = [({"x": x, "r": 1.0}, (x - 0.2) ** 2 - 1.0) for x in np.linspace(0, 1, 9)]
+    obs += [({"x": x, "r": 9.0}, (x - 0.7) ** 2) for x in (0.0, 0.3, 0.5, 0.9, 1.0)]
+    s = gp.suggest(obs, seed=0, index=20, fixed={"r": 9.0})
+    assert s["r"] == pytest.approx(9.0)
+    assert abs(s["x"] - 0.7) < 0.15

@@ -176,7 +176,7 @@ def test_bayesian_sampler_is_the_hyperband_sampler_with_a_model_based_proposer()
     assert isinstance(sampler, HyperbandSampler) and isinstance(sampler.proposer, ModelBasedProposer)
 
 
-def test_bayesian_proposer_draws_like_random_until_a_level_has_enough_observations():
+def test_bayesian_proposer_draws_like_random_until_enough_trials_have_a_value():
     spec = _log_spec()
     proposer = ModelBasedProposer(spec)
     assert proposer.min_observations == 5
@@ -185,26 +185,24 @@ def test_bayesian_proposer_draws_like_random_until_a_level_has_enough_observatio
     assert s.params == RandomSampler(spec.space).draw(3, 5) and set(s.info) == {"bracket"}
 
 
-def test_bayesian_proposer_fits_the_highest_level_with_enough_observations():
+def test_bayesian_proposer_models_every_level_with_the_resource_as_an_input():
     spec = _log_spec()
     lrs = [10.0**e for e in (-5, -4.5, -4, -3.5, -3, -1, -0.5, 0)]
-    # Only three trials ran to 9 epochs; eight reached rung 3: the model is fitted there.
+    # Three trials ran to 9 epochs (values at levels 1, 3 and 9), five were stopped at rung 3
+    # (levels 1 and 3); a failure is no observation.
     trials = [(COMPLETED, lr, 9) for lr in lrs[:3]] + [(STOPPED, lr, 3) for lr in lrs[3:]]
-    job = _job_with(spec, [*trials, (FAILED, 0.5, 0)])  # a failure is no observation
+    job = _job_with(spec, [*trials, (FAILED, 0.5, 0)])
 
     proposer = ModelBasedProposer(spec)
-    level, obs = proposer.observations(job.ctx())
-    assert level == 3 and len(obs) == 8
-    assert all(v == _curve(p["lr"], 3)[-1] for _, p, v in obs)
+    obs = proposer.observations(job.ctx())
+    assert [(tid, level) for tid, level, _, _ in obs[:5]] == [(1, 1), (1, 3), (1, 9), (2, 1), (2, 3)]
+    assert len(obs) == 3 * 3 + 5 * 2
+    assert all(v == _curve(p["lr"], level)[-1] for _, level, p, v in obs)
     s = proposer.ask(job.ctx())  # trial 10: not one of the random third
-    assert s.info == {"model_level": 3}
+    assert s.info == {"model_observations": 19} and set(s.params) == {"lr"}
+    # The final values are best at lr = 1e-2, where no trial ran: the model's guess lands near it.
     assert 1e-5 <= s.params["lr"] <= 1.0 and abs(math.log10(s.params["lr"]) + 2) < 1.0
     assert proposer.ask(job.ctx()) == s  # the same store gives the same suggestion
-    # With five trials at max_resource, the model moves up to level 9.
-    for lr in lrs[5:]:
-        t = job.add(COMPLETED, _curve(lr, 9), bracket=0)
-        t.params = {"lr": lr}
-    assert proposer.observations(job.ctx())[0] == 9
 
 
 def test_bayesian_proposer_draws_every_third_trial_at_random():
@@ -495,16 +493,16 @@ def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
 @pytest.mark.slow
 def test_model_based_hyperband_end_to_end(tmp_path: Path):
     """``hyperband: {sampler: bayesian}`` through the real CLI: the job completes, later trials
-    come from the model (their info says at which level it was fitted), and trials are stopped."""
+    come from the model (their info says on how many observations), and trials are stopped."""
     spec = synthetic_spec(tmp_path, "bohb", "{wd}", "hyperband: {sampler: bayesian}", max_jobs=16, seed=7)
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
     assert proc.code == 0, proc.err
     trials = sorted(show_json("bohb", runs)["trial_list"], key=lambda t: t["trial_id"])
     assert len(trials) == 16 and all(t["state"] in ("completed", "stopped") for t in trials)
-    modelled = [t for t in trials if "model_level" in t["info"]]
+    modelled = [t for t in trials if "model_observations" in t["info"]]
     assert modelled and all(t["trial_id"] % 3 != 0 for t in modelled)
-    assert all(t["info"]["model_level"] in (1, 3, 9) for t in modelled)
+    assert all(t["info"]["model_observations"] >= 5 for t in modelled)
     assert any(t["state"] == "stopped" for t in trials)
     for t in trials:
         assert 1e-4 <= t["hyperparameters"]["lr"] <= 1.0 and 1e-6 <= t["hyperparameters"]["wd"] <= 1e-2

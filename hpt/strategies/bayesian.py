@@ -259,6 +259,7 @@ class GPSampler:
         exclude: Iterable[tuple] = (),
         seed: int,
         index: int,
+        fixed: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """The next configuration to try.
 
@@ -269,7 +270,10 @@ class GPSampler:
             randomness of this call (the same arguments give the same answer), index being the
             1-based number of the trial to suggest (trials up to :attr:`n_initial` take the
             initial design, and so do later ones until :attr:`n_initial` observations or
-            failures are in).
+            failures are in); fixed: values of some parameters to hold in the suggestion (a
+            fidelity such as the training budget, modelled as an input): the acquisition is
+            maximised over the other coordinates with these set, and the incumbent is the best
+            posterior mean of the observed configurations at these values.
 
 
         Returns None only when an all-discrete space has no configuration left outside
@@ -277,9 +281,32 @@ class GPSampler:
         """
         # Small matrices: one BLAS thread is as fast, and steadier next to running trials.
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._suggest(list(observations), list(pending), list(failed), set(exclude), seed, index)
+            hold = self._held(fixed)
+            return self._suggest(
+                list(observations), list(pending), list(failed), set(exclude), seed, index, hold
+            )
 
-    def _suggest(self, observations, pending, failed, exclude, seed, index):
+    def _held(self, fixed: Mapping[str, Any] | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The encoded coordinates of ``fixed`` and their values, or None."""
+        if not fixed:
+            return None
+        idx, val = [], []
+        for name, value in fixed.items():
+            i = self.space.names.index(name)
+            sl = self.space._slices[i]
+            idx.extend(range(sl.start, sl.stop))
+            val.extend(self.space.params[i].encode(value).tolist())
+        return np.array(idx, dtype=int), np.array(val, dtype=float)
+
+    @staticmethod
+    def _hold(C: np.ndarray, hold) -> np.ndarray:
+        if hold is None:
+            return C
+        C = np.array(C, dtype=float)
+        C[..., hold[0]] = hold[1]
+        return C
+
+    def _suggest(self, observations, pending, failed, exclude, seed, index, hold=None):
         space = self.space
         if space.is_discrete and len(exclude) >= space.cardinality:
             return None
@@ -291,12 +318,12 @@ class GPSampler:
         if index <= self.n_initial or len(obs) + len(failed) < self.n_initial or len({v for _, v in obs}) < 2:
             return self._initial(seed, index, exclude, rng)
         try:
-            return self._model_based(obs, pending, failed, exclude, rng)
+            return self._model_based(obs, pending, failed, exclude, rng, hold)
         except np.linalg.LinAlgError:
             # Numerical trouble in the model must not end the job: a random point is a fair answer.
             return self._random_unseen(exclude, rng)
 
-    def _model_based(self, obs, pending, failed, exclude, rng):
+    def _model_based(self, obs, pending, failed, exclude, rng, hold=None):
         space = self.space
         X = np.array([space.encode(p) for p, _ in obs])
         y = np.array([-v if self.maximize else v for _, v in obs])
@@ -310,7 +337,9 @@ class GPSampler:
         # The incumbent is the best posterior mean at an observed point, not the best raw value:
         # with noise (or ripples the model treats as noise), EI against a lucky observation
         # sends the search to the far corners where only the variance is large.
-        best = float(np.min(model.predict(X)[0]))
+        at = self._hold(X, hold)  # the observed configurations at the held values
+        mean_at = model.predict(at)[0]
+        best = float(np.min(mean_at))
         pend = [space.encode(p) for p in pending]
         if pend:
             # Kriging believer: each running trial is taken to return the model's mean there, and
@@ -325,7 +354,8 @@ class GPSampler:
 
         if extra_X:
             model = self._condition(model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]))
-        u = self._maximize(model, best, X[np.argsort(yw)[:5]], exclude, rng)
+        top = np.argsort(yw if hold is None else mean_at)[:5]
+        u = self._maximize(model, best, at[top], exclude, rng, hold)
         if u is None:
             return None
         return space.decode(u)
@@ -420,7 +450,7 @@ class GPSampler:
             return np.clip(C, 0.0, 1.0)  # every point of the cube runs as it is
         return np.array([self.space.snap(c) for c in C])
 
-    def _maximize(self, model: Posterior, best: float, incumbents, exclude: set, rng):
+    def _maximize(self, model: Posterior, best: float, incumbents, exclude: set, rng, hold=None):
         space = self.space
         if space.is_discrete and space.cardinality <= ENUMERATE_LIMIT:
             grid = [p for p in space.grid() if space.key(p) not in exclude]
@@ -429,7 +459,7 @@ class GPSampler:
             C = np.array([space.encode(p) for p in grid])
             scores = model.log_ei(C, best)
             return C[int(np.argmax(scores))]
-        C = self._snap_all(self._candidates(incumbents, rng))
+        C = self._hold(self._snap_all(self._candidates(incumbents, rng)), hold)
         if exclude:
             keep = [space.key(space.decode(c)) not in exclude for c in C]
             C = C[np.array(keep, dtype=bool)]
@@ -440,9 +470,9 @@ class GPSampler:
         scores = model.log_ei(C, best)
         order = np.argsort(-scores)
         best_u, best_s = C[order[0]], float(scores[order[0]])
-        if len(self._cont) == 0:
+        cont = self._cont if hold is None else np.setdiff1d(self._cont, hold[0])
+        if len(cont) == 0:
             return best_u
-        cont = self._cont
         for i in order[: self.n_polish]:
             base = C[i].copy()
 

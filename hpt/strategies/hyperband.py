@@ -187,28 +187,35 @@ class HyperbandSampler:
 
 
 class ModelBasedProposer:
-    """``hyperband.sampler: bayesian``: new configurations from the Gaussian-process sampler
-    fitted on the best-resourced observations, as BOHB does.
+    """``hyperband.sampler: bayesian``: new configurations from a Gaussian process over the
+    configuration *and the resource*, asked for its best guess at ``max_resource``.
 
-    The observations are the trials' objectives at one resource level: the highest level
-    (a rung of any bracket, or ``max_resource``) that at least :attr:`min_observations` trials
-    have reached, each trial's value there being its objective at its first point with
-    ``step >= level`` (running, completed and stopped trials; failed ones inform the model as
-    failures). Until some level has that many, and for one suggestion in three after that (as
-    BOHB's random fraction, which keeps the search from trusting low-budget rankings too much),
-    the configuration is the one random search would draw. Running trials that have not reached
-    the level are pending points, so parallel suggestions spread out. Everything is derived from
-    the context, so a resumed job continues alike.
+    Every value a trial showed at a resource level (a rung of any bracket, or ``max_resource``:
+    its objective at its first point with ``step >= level``) is one observation, the level an
+    extra input of the model on a logarithmic scale. So the many trials stopped at low rungs
+    inform the model together with the few that ran longer, and the model learns from the data
+    how far early values predict final ones; its expected improvement is maximised with the
+    resource held at ``max_resource``, against the best predicted final value of a configuration
+    seen so far. (BOHB instead fits its model on the highest level with enough trials, which
+    discards most of the data.) Until :attr:`min_observations` trials have a value, and for
+    one suggestion in three after that (as BOHB's random fraction, which keeps the search from
+    trusting the model too much), the configuration is the one random search would draw.
+    Running trials that have shown nothing yet are pending points at ``max_resource``, so
+    parallel suggestions spread out; failed ones inform the model as failures. Everything is
+    derived from the context, so a resumed job continues alike.
     """
 
     #: Every ``RANDOM_EVERY``-th trial is drawn at random.
     RANDOM_EVERY = 3
-    #: At most this many observations are given to the model: the best quarter and the most
-    #: recent others (a Gaussian process costs cubic time in the number of observations).
+    #: At most this many observations are given to the model: those of the best quarter and
+    #: the most recent others (a Gaussian process costs cubic time in the number of observations).
     MAX_OBSERVATIONS = 400
+    #: The name of the resource in the model's space (not a valid spec parameter name).
+    RESOURCE = "@resource"
 
     def __init__(self, spec: Spec):
-        from .bayesian import GPSampler
+        from ..space import CONTINUOUS, LOG, Param, Space
+        from .bayesian import GPSampler, initial_points
         from .random import RandomSampler
 
         hb = _settings(spec, "sampler")
@@ -218,55 +225,67 @@ class ModelBasedProposer:
         levels = {hb.max_resource}
         for b in range(max_bracket(hb.min_resource, hb.max_resource, hb.eta) + 1):
             levels.update(rung_levels(hb.min_resource, hb.max_resource, hb.eta, b))
-        self.levels = sorted(levels, reverse=True)
+        self.levels = sorted(levels)
+        self.max_resource = hb.max_resource
         self.random = RandomSampler(spec.space)
-        self.gp = GPSampler(spec.space, self.maximize)
-        self.min_observations = max(self.gp.n_initial, spec.space.dim + 2)
+        params = spec.space.params
+        if self.levels[0] < hb.max_resource:
+            resource = Param(self.RESOURCE, CONTINUOUS, float(self.levels[0]), float(hb.max_resource), LOG)
+            params = (*params, resource)
+        self.model_space = Space(params)
+        self.gp = GPSampler(self.model_space, self.maximize)
+        self.min_observations = max(initial_points(spec.space), spec.space.dim + 2)
 
-    def observations(self, ctx: Context) -> tuple[int | None, list[tuple[int, dict, float]]]:
-        """The level the model is fitted at and its observations ``(trial id, params, value)``,
-        or ``(None, [])`` when no level has enough."""
-        at: dict[int, list[tuple[int, dict, float]]] = {level: [] for level in self.levels}
+    def observations(self, ctx: Context) -> list[tuple[int, int, dict, float]]:
+        """The model's observations ``(trial id, level, params, value)``: every counted trial's
+        value at every level it reached, capped at :attr:`MAX_OBSERVATIONS`."""
+        obs = []
         for t in ctx.trials:
             if t.state not in _COUNTED:
                 continue
             values = values_at_rungs(ctx.history.get(t.id, ()), self.levels, self.use, self.maximize)
-            for level, v in values.items():
-                if math.isfinite(v):
-                    at[level].append((t.id, t.params, v))
-        for level in self.levels:  # highest first
-            obs = at[level]
-            if len(obs) >= self.min_observations:
-                return level, self._cap(obs)
-        return None, []
-
-    def _cap(self, obs: list[tuple[int, dict, float]]) -> list[tuple[int, dict, float]]:
+            obs.extend((t.id, level, t.params, v) for level, v in sorted(values.items()) if math.isfinite(v))
         if len(obs) <= self.MAX_OBSERVATIONS:
             return obs
         sign = -1.0 if self.maximize else 1.0
-        best = sorted(obs, key=lambda o: (sign * o[2], o[0]))[: self.MAX_OBSERVATIONS // 4]
-        chosen = {o[0] for o in best}
-        recent = [o for o in reversed(obs) if o[0] not in chosen][: self.MAX_OBSERVATIONS - len(best)]
-        return sorted(best + recent, key=lambda o: o[0])
+        best = sorted(obs, key=lambda o: (sign * o[3], o[0]))[: self.MAX_OBSERVATIONS // 4]
+        chosen = {(o[0], o[1]) for o in best}
+        recent = [o for o in reversed(obs) if (o[0], o[1]) not in chosen][: self.MAX_OBSERVATIONS - len(best)]
+        return sorted(best + recent, key=lambda o: (o[0], o[1]))
+
+    def _at(self, params: dict, level: int) -> dict:
+        if len(self.model_space.params) == len(self.space.params):
+            return dict(params)
+        return {**params, self.RESOURCE: level}
 
     def ask(self, ctx: Context) -> Suggestion | None:
         tid = ctx.next_trial_id
-        level, obs = (None, []) if tid % self.RANDOM_EVERY == 0 else self.observations(ctx)
-        if level is None:
-            return self.random.ask(ctx)
+        obs = [] if tid % self.RANDOM_EVERY == 0 else self.observations(ctx)
         observed = {o[0] for o in obs}
-        pending = [t.params for t in ctx.trials if not t.finished and t.id not in observed]
-        failed = [t.params for t in ctx.trials if t.state == FAILED]
+        if len(observed) < self.min_observations:
+            return self.random.ask(ctx)
+        R = self.max_resource
+        pending = [self._at(t.params, R) for t in ctx.trials if not t.finished and t.id not in observed]
+        failed = [self._at(t.params, R) for t in ctx.trials if t.state == FAILED]
         exclude = {self.space.key(t.params) for t in ctx.trials} if self.space.is_discrete else ()
+        if exclude and len(exclude) >= (self.space.cardinality or 0):
+            return None
         params = self.gp.suggest(
-            [(p, v) for _, p, v in obs],
+            [(self._at(p, level), v) for _, level, p, v in obs],
             pending=pending,
             failed=failed,
-            exclude=exclude,
             seed=ctx.seed,
             index=tid,
+            fixed={self.RESOURCE: R} if self.RESOURCE in self.model_space.names else None,
         )
-        return None if params is None else Suggestion(params, {"model_level": level})
+        if params is None:
+            return None
+        params.pop(self.RESOURCE, None)
+        if exclude and self.space.key(params) in exclude:
+            # The resource is continuous, so the model's space is never exhausted: in a discrete
+            # space, a configuration already tried falls back to an unseen random one.
+            params = self.random.ask(ctx).params
+        return Suggestion(params, {"model_observations": len(obs)})
 
 
 def make_hyperband_sampler(spec: Spec) -> HyperbandSampler:
