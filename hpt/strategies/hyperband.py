@@ -207,8 +207,9 @@ class ModelBasedProposer:
 
     #: Every ``RANDOM_EVERY``-th trial is drawn at random.
     RANDOM_EVERY = 3
-    #: At most this many observations are given to the model: those of the best quarter and
-    #: the most recent others (a Gaussian process costs cubic time in the number of observations).
+    #: At most this many observations are given to the model: the best quarter of them and the
+    #: most recent others (a Gaussian process costs cubic time in the number of observations).
+
     MAX_OBSERVATIONS = 400
     #: The name of the resource in the model's space (not a valid spec parameter name).
     RESOURCE = "@resource"
