@@ -275,7 +275,6 @@ class GPSampler:
             maximised over the other coordinates with these set, and the incumbent is the best
             posterior mean of the observed configurations at these values.
 
-
         Returns None only when an all-discrete space has no configuration left outside
         ``exclude``.
         """
@@ -351,7 +350,6 @@ class GPSampler:
             extra_X.extend(P)
             extra_y.extend(mu)
             best = min(best, float(np.min(mu)))
-
         if extra_X:
             model = self._condition(model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]))
         top = np.argsort(yw if hold is None else mean_at)[:5]
