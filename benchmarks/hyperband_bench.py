@@ -490,7 +490,6 @@ def report(task: Task) -> str:
         first, second = "the best of the pool", (q99, "the pool's 99th percentile")
     else:  # runs stop at the run target, so a second target must be below it to be read
         first, second = doc["run_target_rule"], (doc["quantiles"]["0.9"], "the pool's 90th percentile")
-
     lines = [
         f"Task {task.name}: max_resource {task.max_resource}, {PARALLEL} trials at a time. "
         f"Pool of {doc['pool_size']} random configurations run to max_resource: best {best:.4f} "
@@ -540,15 +539,14 @@ def _paired(results: dict, threshold: float, budget: int) -> list[str]:
     def epochs(method: str) -> dict[str, float]:
         runs = results.get(method, {})
         hits = {s: first_hit(r["trace"], threshold, budget) for s, r in runs.items()}
-
         return {s: (h[0] if h else math.inf) for s, h in hits.items()}
 
+    refs = [epochs("random"), epochs("optuna")]
     for method in (*METHODS, *ARCHIVED):
         if method in ("random", "optuna") or not results.get(method):
             continue
         mine, cells = epochs(method), []
-        for other in ("random", "optuna"):
-            theirs = epochs(other)
+        for theirs in refs:
             common = [s for s in mine if s in theirs]
             cells.append(f"{sum(mine[s] < theirs[s] for s in common)}/{len(common)}")
         lines.append(f"| {method} | {cells[0]} | {cells[1]} |")

@@ -135,7 +135,12 @@ class Space:
     def names(self) -> list[str]:
         return [p.name for p in self.params]
 
+    def coords(self, name: str) -> slice:
+        """The coordinates of parameter ``name`` in the unit-cube encoding."""
+        return self._slices[self.names.index(name)]
+
     def __getitem__(self, name: str) -> Param:
+
         for p in self.params:
             if p.name == name:
                 return p

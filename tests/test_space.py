@@ -94,6 +94,8 @@ def test_space_encode_decode_and_snap():
     params = space.decode(u)
     assert set(params) == {"a", "n", "k"} and params["k"] == "y"
     assert space.decode(space.snap(u)) == params
+    # A categorical takes one coordinate per value (one-hot), the others one each.
+    assert [space.coords(n) for n in ("a", "n", "k")] == [slice(0, 1), slice(1, 2), slice(2, 5)]
 
 
 def test_log_uniform_draws_pass_a_statistical_check():

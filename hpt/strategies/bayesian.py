@@ -239,12 +239,7 @@ class GPSampler:
         self.n_candidates = n_candidates
         self.n_polish = n_polish
         self._cont = np.array(
-            [
-                i
-                for p, s in zip(space.params, space._slices, strict=True)
-                if p.kind == CONTINUOUS
-                for i in range(s.start, s.stop)
-            ],
+            [i for p in space.params if p.kind == CONTINUOUS for i in range(space.dim)[space.coords(p.name)]],
             dtype=int,
         )
 
@@ -291,10 +286,8 @@ class GPSampler:
             return None
         idx, val = [], []
         for name, value in fixed.items():
-            i = self.space.names.index(name)
-            sl = self.space._slices[i]
-            idx.extend(range(sl.start, sl.stop))
-            val.extend(self.space.params[i].encode(value).tolist())
+            idx.extend(range(self.space.dim)[self.space.coords(name)])
+            val.extend(self.space[name].encode(value))
         return np.array(idx, dtype=int), np.array(val, dtype=float)
 
     @staticmethod
@@ -352,7 +345,11 @@ class GPSampler:
             best = min(best, float(np.min(mu)))
         if extra_X:
             model = self._condition(model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]))
+        # Local candidates around the best configurations: by observed value, or, when some
+        # coordinates are held (observations at other fidelities are not comparable), by the
+        # predicted value at the held ones.
         top = np.argsort(yw if hold is None else mean_at)[:5]
+
         u = self._maximize(model, best, at[top], exclude, rng, hold)
         if u is None:
             return None

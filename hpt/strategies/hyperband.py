@@ -209,7 +209,6 @@ class ModelBasedProposer:
     RANDOM_EVERY = 3
     #: At most this many observations are given to the model: the best quarter of them and the
     #: most recent others (a Gaussian process costs cubic time in the number of observations).
-
     MAX_OBSERVATIONS = 400
     #: The name of the resource in the model's space (not a valid spec parameter name).
     RESOURCE = "@resource"
@@ -229,12 +228,14 @@ class ModelBasedProposer:
         self.levels = sorted(levels)
         self.max_resource = hb.max_resource
         self.random = RandomSampler(spec.space)
+        # The resource is an input only when trials are judged below max_resource (with
+        # min_resource == max_resource every observation is a final one).
+        self.fidelity = self.levels[0] < hb.max_resource
         params = spec.space.params
-        if self.levels[0] < hb.max_resource:
+        if self.fidelity:
             resource = Param(self.RESOURCE, CONTINUOUS, float(self.levels[0]), float(hb.max_resource), LOG)
             params = (*params, resource)
-        self.model_space = Space(params)
-        self.gp = GPSampler(self.model_space, self.maximize)
+        self.gp = GPSampler(Space(params), self.maximize)
         self.min_observations = max(initial_points(spec.space), spec.space.dim + 2)
 
     def observations(self, ctx: Context) -> list[tuple[int, int, dict, float]]:
@@ -255,9 +256,7 @@ class ModelBasedProposer:
         return sorted(best + recent, key=lambda o: (o[0], o[1]))
 
     def _at(self, params: dict, level: int) -> dict:
-        if len(self.model_space.params) == len(self.space.params):
-            return dict(params)
-        return {**params, self.RESOURCE: level}
+        return {**params, self.RESOURCE: level} if self.fidelity else dict(params)
 
     def ask(self, ctx: Context) -> Suggestion | None:
         tid = ctx.next_trial_id
@@ -268,24 +267,24 @@ class ModelBasedProposer:
         R = self.max_resource
         pending = [self._at(t.params, R) for t in ctx.trials if not t.finished and t.id not in observed]
         failed = [self._at(t.params, R) for t in ctx.trials if t.state == FAILED]
-        exclude = {self.space.key(t.params) for t in ctx.trials} if self.space.is_discrete else ()
-        if exclude and len(exclude) >= (self.space.cardinality or 0):
-            return None
         params = self.gp.suggest(
             [(self._at(p, level), v) for _, level, p, v in obs],
             pending=pending,
             failed=failed,
             seed=ctx.seed,
             index=tid,
-            fixed={self.RESOURCE: R} if self.RESOURCE in self.model_space.names else None,
+            fixed={self.RESOURCE: R} if self.fidelity else None,
         )
-        if params is None:
-            return None
-        params.pop(self.RESOURCE, None)
-        if exclude and self.space.key(params) in exclude:
-            # The resource is continuous, so the model's space is never exhausted: in a discrete
-            # space, a configuration already tried falls back to an unseen random one.
-            params = self.random.ask(ctx).params
+        if params is not None:
+            params.pop(self.RESOURCE, None)
+        space = self.space
+        if params is None or (
+            space.is_discrete and space.key(params) in {space.key(t.params) for t in ctx.trials}
+        ):
+            # The model's space (with a continuous resource) is never exhausted, so in a discrete
+            # space a configuration already tried goes to random search, which draws an unseen
+            # one or ends the job when none is left.
+            return self.random.ask(ctx)
         return Suggestion(params, {"model_observations": len(obs)})
 
 
