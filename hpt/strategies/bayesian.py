@@ -31,10 +31,12 @@ Acquisition
     small enough to enumerate, every configuration not tried yet is scored instead.
 
 Running trials
-    Every point that is running or waiting is added to the posterior with a *clipped kriging
-    believer* value: the model's mean there, but never better than the best observation. The
+    Every point that is running or waiting is added to the posterior with a *kriging believer*
+    value, the model's mean there, and those believed values count for the incumbent. The
     posterior variance collapses at those points, so the next suggestion goes elsewhere and a
-    parallel batch spreads out, while regions the model believes in stay attractive.
+    parallel batch spreads out, while a running point the model expects to improve moves the
+    search on past it.
+
 
 Failed trials
     Conditioned on at the worst observed (warped) value, so their region becomes unattractive;
