@@ -37,7 +37,6 @@ Running trials
     parallel batch spreads out, while a running point the model expects to improve moves the
     search on past it.
 
-
 Failed trials
     Conditioned on at the worst observed (warped) value, so their region becomes unattractive;
     they take no part in the standardisation nor in the hyperparameter fit, so a few crashes do
