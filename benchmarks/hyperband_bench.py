@@ -64,6 +64,8 @@ PARALLEL = 2
 METHODS = ("random", "hyperband", "hyperband-all", "hyperband-bayes", "median", "optuna")
 #: Results kept in a results file for the record but no longer runnable: the code changed.
 ARCHIVED = ("hyperband-bayes-1level",)
+#: What the report tables show, in this order.
+REPORTED = (*METHODS, *ARCHIVED)
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "examples")]
 # One BLAS thread, as the hpt trials get (OMP_NUM_THREADS=1 in the MLP spec): same numbers
 # in-process and in subprocesses, and two trials share the two cores fairly.
@@ -459,7 +461,7 @@ def _target_table(task: Task, results: dict, threshold: float) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     ref = None
-    for method in (*METHODS, *ARCHIVED):
+    for method in REPORTED:
         runs = results.get(method, {})
         if not runs:
             continue
@@ -512,7 +514,7 @@ def report(task: Task) -> str:
         "| method | " + " | ".join(f"{b} ep" for b in task.budgets) + " |",
         "|---|" + "---|" * len(task.budgets),
     ]
-    for method in (*METHODS, *ARCHIVED):
+    for method in REPORTED:
         runs = results.get(method, {})
         if not runs:
             continue
@@ -542,7 +544,7 @@ def _paired(results: dict, threshold: float, budget: int) -> list[str]:
         return {s: (h[0] if h else math.inf) for s, h in hits.items()}
 
     refs = [epochs("random"), epochs("optuna")]
-    for method in (*METHODS, *ARCHIVED):
+    for method in REPORTED:
         if method in ("random", "optuna") or not results.get(method):
             continue
         mine, cells = epochs(method), []

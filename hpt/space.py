@@ -140,7 +140,6 @@ class Space:
         return self._slices[self.names.index(name)]
 
     def __getitem__(self, name: str) -> Param:
-
         for p in self.params:
             if p.name == name:
                 return p

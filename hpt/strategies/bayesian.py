@@ -350,7 +350,6 @@ class GPSampler:
         # coordinates are held (observations at other fidelities are not comparable), by the
         # predicted value at the held ones.
         top = np.argsort(yw if hold is None else mean_at)[:5]
-
         u = self._maximize(model, best, at[top], exclude, rng, hold)
         if u is None:
             return None
