@@ -5,9 +5,10 @@ without subprocesses: the sampler sees exactly the trial rows the runner would g
 ``--parallel K`` the K workers are simulated with seeded, varying trial durations (log-normal),
 so completions arrive out of order as they do with real trials: the runner's loop is followed,
 filling every free slot with a suggestion that sees the running trials as pending, then
-completing whichever trial ends first. Results are deterministic for a given code, seed and K,
-so two variants can be compared on the same seeds; the real benchmark (``bayes_suite.py``,
-through the CLI) remains the measurement of record.
+completing whichever trial ends first. Results are deterministic for a given code, seed, K and
+``--draw`` (the stream of durations), so two variants can be compared on the same seeds, and the
+same code on other completion orders; the real benchmark (``bayes_suite.py``, through the CLI)
+remains the measurement of record.
 
     python benchmarks/bayes_inprocess.py --parallel 1,4 --seeds 0-19 --out /tmp/base.jsonl
     python benchmarks/bayes_inprocess.py --table /tmp/base.jsonl /tmp/variant.jsonl
@@ -56,8 +57,11 @@ def make_spec(problem: str, budget: int, parallel: int, seed: int):
     return parse_spec(yaml.safe_dump(doc, sort_keys=False), base_dir=HERE)
 
 
-def simulate(problem: str, seed: int, parallel: int, budget: int) -> dict:
-    """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order."""
+def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0) -> dict:
+    """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order.
+
+    ``draw`` picks another seeded stream of trial durations (it changes nothing at one worker).
+    """
     from hpt.store import COMPLETED, RUNNING, TrialRow
     from hpt.strategies.base import Context
     from hpt.strategies.bayesian import BayesianSampler
@@ -65,7 +69,7 @@ def simulate(problem: str, seed: int, parallel: int, budget: int) -> dict:
     prob = PROBLEMS[problem]
     spec = make_spec(problem, budget, parallel, seed)
     sampler = BayesianSampler(spec.space, spec.objective.maximize)
-    durations = np.random.default_rng([seed, 0xD0]).lognormal(0.0, 0.5, size=budget)
+    durations = np.random.default_rng([seed, 0xD0 + draw]).lognormal(0.0, 0.5, size=budget)
     trials: list = []
     running: list[tuple[float, int]] = []  # (end time, trial id) heap
     now, order, ask_seconds = 0.0, [], []
@@ -90,6 +94,7 @@ def simulate(problem: str, seed: int, parallel: int, budget: int) -> dict:
         "seed": seed,
         "parallel": parallel,
         "budget": budget,
+        "draw": draw,
         "regret": max(min(values) - ref, 0.0),
         "values": values,
         "order": order,
@@ -159,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0-9", help="e.g. 0-19 or 0,3,5 (default 0-9)")
     ap.add_argument("--parallel", default="1,4", help="worker counts (default 1,4)")
     ap.add_argument("--budget", type=int, default=50)
+    ap.add_argument(
+        "--draw",
+        type=int,
+        default=0,
+        help="stream of simulated trial durations (default 0); the same code on another draw "
+        "shows how much of a parallel result is the luck of the completion order",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="runs at once")
     ap.add_argument(
         "--out", type=Path, help="JSON lines of the runs (appended; runs already there are skipped)"
@@ -185,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     t0 = time.time()
     with ProcessPoolExecutor(args.jobs) as pool, args.out.open("a") as out:
-        futures = [pool.submit(simulate, p, s, k, args.budget) for p, s, k in todo]
+        futures = [pool.submit(simulate, p, s, k, args.budget, args.draw) for p, s, k in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             out.write(json.dumps(r) + "\n")
