@@ -329,6 +329,21 @@ def test_matern_cross_covariance_matches_scikit_learn():
     np.testing.assert_allclose(post.cross(Z)[0], ref, rtol=1e-10)
 
 
+def test_a_deterministic_objective_is_modelled_as_nearly_noiseless():
+    # Late in a run the points crowd around the optimum; a deterministic objective there must be
+    # fitted with less noise than the old floor (1e-6), or near-optimal points look alike.
+    space = make_spec(
+        "a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}"
+    ).space
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.random((12, 2)), 0.4 + rng.normal(0.0, 0.02, (20, 2))])
+    y = (X[:, 0] - 0.4) ** 2 + 2 * (X[:, 1] - 0.4) ** 2 + 0.3 * np.sin(5 * X[:, 0])
+    gp = GPSampler(space)
+    assert gp._fit(X, warp(y), rng).noise < 1e-6
+    noisy = y + np.random.default_rng(1).normal(0.0, 0.01, len(y))
+    assert gp._fit(X, warp(noisy), rng).noise > 1e-3  # real noise is still recognised as such
+
+
 def test_warp_keeps_order_standardises_and_tames_huge_values():
     y = np.array([0.1, 0.3, 0.2, 5.0, 1e6, 0.15])
     w = warp(y)
