@@ -28,6 +28,7 @@ MIXED = """
     layers:  {type: integer, min: 1, max: 6}
     act:     {type: categorical, values: [relu, tanh, gelu]}
 """
+SQUARE = "a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}"
 DISCRETE = """
     layers: {type: integer, min: 1, max: 4}
     act:    {type: categorical, values: [relu, tanh, gelu]}
@@ -170,7 +171,7 @@ def _observations(space, n=12, seed=0):
 
 
 def test_pending_points_spread_a_parallel_batch():
-    spec = make_spec("a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}")
+    spec = make_spec(SQUARE)
     space = spec.space
     gp = GPSampler(space)
     obs = _observations(space)
@@ -231,7 +232,7 @@ def test_stopped_trials_are_observations():
 
 
 def test_initial_design_is_space_filling_and_follows_the_trial_number():
-    spec = make_spec("a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}")
+    spec = make_spec(SQUARE)
     gp = GPSampler(spec.space, n_initial=8)
     pts = np.array([[gp.suggest([], seed=4, index=i)[k] for k in "ab"] for i in range(1, 9)])
     # A scrambled Sobol sequence puts 2 of its first 8 points in each quarter of each axis.
@@ -243,7 +244,7 @@ def test_initial_design_is_space_filling_and_follows_the_trial_number():
 
 
 def test_the_model_waits_for_the_initial_design_to_come_back():
-    spec = make_spec("a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}")
+    spec = make_spec(SQUARE)
     gp = GPSampler(spec.space, n_initial=6)
     design = [gp.suggest([], seed=4, index=i) for i in range(1, 10)]
     obs = [(p, (p["a"] - 0.3) ** 2 + (p["b"] - 0.6) ** 2) for p in design[:6]]
@@ -332,9 +333,7 @@ def test_matern_cross_covariance_matches_scikit_learn():
 def test_a_deterministic_objective_is_modelled_as_nearly_noiseless():
     # Late in a run the points crowd around the optimum; a deterministic objective there must be
     # fitted with less noise than the old floor (1e-6), or near-optimal points look alike.
-    space = make_spec(
-        "a: {type: continuous, min: 0.0, max: 1.0}\nb: {type: continuous, min: 0.0, max: 1.0}"
-    ).space
+    space = make_spec(SQUARE).space
     rng = np.random.default_rng(0)
     X = np.vstack([rng.random((12, 2)), 0.4 + rng.normal(0.0, 0.02, (20, 2))])
     y = (X[:, 0] - 0.4) ** 2 + 2 * (X[:, 1] - 0.4) ** 2 + 0.3 * np.sin(5 * X[:, 0])
