@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.out.exists():
         for line in args.out.read_text().splitlines():
             r = json.loads(line)
+            # A file holds one draw: its parallel runs would otherwise be taken as done, and the
+            # table would mix two completion orders.
+            if r["parallel"] > 1 and r.get("draw", 0) != args.draw:
+                ap.error(f"{args.out} holds parallel runs of draw {r.get('draw', 0)}; use another --out")
             done.add((r["problem"], r["seed"], r["parallel"]))
     todo = [
         (p, s, k)
