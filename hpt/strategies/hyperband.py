@@ -235,9 +235,10 @@ class ModelBasedProposer:
         if self.fidelity:
             resource = Param(self.RESOURCE, CONTINUOUS, float(self.levels[0]), float(hb.max_resource), LOG)
             params = (*params, resource)
-        # The noise floor this model was benchmarked with; the lower default of the bayesian
-        # strategy has not been measured on learning curves.
-        self.gp = GPSampler(Space(params), self.maximize, noise_floor=1e-6)
+        # The noise floor and prior mean this model was benchmarked with; the bayesian strategy's
+        # defaults (a lower floor, the worst value as prior mean) have not been measured on
+        # learning curves.
+        self.gp = GPSampler(Space(params), self.maximize, noise_floor=1e-6, worst_mean=False)
         self.min_observations = max(initial_points(spec.space), spec.space.dim + 2)
 
     def observations(self, ctx: Context) -> list[tuple[int, int, dict, float]]:
