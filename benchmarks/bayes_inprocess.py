@@ -12,9 +12,11 @@ remains the measurement of record.
 
     python benchmarks/bayes_inprocess.py --parallel 1,4 --seeds 0-19 --out /tmp/base.jsonl
     python benchmarks/bayes_inprocess.py --table /tmp/base.jsonl /tmp/variant.jsonl
+    python benchmarks/bayes_inprocess.py --compare /tmp/base.jsonl /tmp/variant.jsonl
 
 The table prints, per problem, the median final regret for each file and K, and the ratio of
-each parallel median to the sequential median of the same file.
+each parallel median to the sequential median of the same file; ``--compare`` pairs two files
+run by run (same problem, seed and worker count).
 """
 
 from __future__ import annotations
@@ -156,6 +158,33 @@ def table(files: list[Path], problems: list[str]) -> str:
     return "\n".join(lines)
 
 
+def compare(old: Path, new: Path, problems: list[str]) -> str:
+    """Two variants (or two codes) on the same seeds and draw, paired run by run."""
+    runs: list[dict[tuple[str, int, int], float]] = []
+    for f in (old, new):
+        rows = [json.loads(line) for line in f.read_text().splitlines()]
+        runs.append({(r["problem"], r["parallel"], r["seed"]): r["regret"] for r in rows})
+    lines = [
+        f"Paired by seed: mean of log10({new.stem} / {old.stem}) ± standard error, medians "
+        f"{old.stem} -> {new.stem}, and the seeds where {new.stem} is lower",
+    ]
+    for k in sorted({key[1] for key in runs[0]}):
+        lines += ["", f"| problem | p{k} |", "|---|---|"]
+        for p in problems:
+            keys = [key for key in runs[0] if key[:2] == (p, k) and key in runs[1]]
+            if not keys:
+                continue
+            a = np.array([runs[0][key] for key in keys])
+            b = np.array([runs[1][key] for key in keys])
+            d = np.log10(np.maximum(b, 1e-12) / np.maximum(a, 1e-12))
+            se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+            lines.append(
+                f"| {p} | {np.mean(d):+.2f} ± {se:.2f} ({np.median(a):.3g} -> {np.median(b):.3g}; "
+                f"{int(np.sum(b < a))} of {len(d)} lower) |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=textwrap.dedent(__doc__ or ""), formatter_class=argparse.RawDescriptionHelpFormatter
@@ -176,10 +205,20 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, help="JSON lines of the runs (appended; runs already there are skipped)"
     )
     ap.add_argument("--table", type=Path, nargs="+", help="only print the table of these files")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="only compare two files of the same seeds and draw, run by run",
+    )
     args = ap.parse_args(argv)
     problems = [p for p in args.problems.split(",") if p]
     if args.table:
         print(table(args.table, problems))
+        return
+    if args.compare:
+        print(compare(*args.compare, problems))
         return
     if args.out is None:
         ap.error("--out is required to run")
