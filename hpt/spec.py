@@ -305,8 +305,18 @@ def _schema_at(path: tuple) -> dict:
     return node
 
 
+# JSON Schema counts 1.0 as an integer; the rules that follow (and the runner) need a real one, so
+# `max_jobs: 10.0` is reported here, with its line, rather than slipping through half-checked.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+    ),
+)
+
+
 def _schema_problems(doc: Document) -> list[Problem]:
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = _Validator(schema())
     out: list[Problem] = []
 
     def add(path: tuple, message: str, key: bool = False) -> None:

@@ -345,6 +345,20 @@ RULES = [
         "must be an integer (got 'many')",
         dict(limits={"max_jobs": 4}),
     ),
+    # a whole number written as a float (found by the fuzz test: it passed the schema, then no
+    # rule built the limits, and validate ended in an internal error)
+    (
+        dict(limits={"max_jobs": 1.0, "max_parallel_jobs": 2}),
+        "limits.max_jobs",
+        "must be an integer (got 1.0)",
+        dict(limits={"max_jobs": 2, "max_parallel_jobs": 2}),
+    ),
+    (
+        dict(hyperband={"min_resource": 1, "max_resource": 9, "eta": 3.0}, strategy="hyperband"),
+        "hyperband.eta",
+        "must be an integer (got 3.0)",
+        dict(hyperband={"min_resource": 1, "max_resource": 9, "eta": 3}, strategy="hyperband"),
+    ),
 ]
 
 
