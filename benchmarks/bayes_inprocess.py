@@ -112,12 +112,30 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _regrets(path: Path) -> dict[tuple[str, int], dict[int, float]]:
+    """``(problem, workers) -> {seed: regret}`` of one file."""
+    out: dict[tuple[str, int], dict[int, float]] = {}
+    for r in _rows(path):
+        out.setdefault((r["problem"], r["parallel"]), {})[r["seed"]] = r["regret"]
+    return out
+
+
+def _paired(new: dict[int, float], old: dict[int, float]) -> tuple[float, float, int]:
+    """Mean and standard error of log10(new / old) over the seeds of both, and their number."""
+    d = [math.log10(max(new[s], 1e-12) / max(old[s], 1e-12)) for s in new if s in old]
+    se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return (float(np.mean(d)) if d else float("nan")), se, len(d)
+
+
 def table(files: list[Path], problems: list[str]) -> str:
     data: dict[tuple[str, str, int], dict[int, float]] = {}
     for f in files:
-        for line in f.read_text().splitlines():
-            r = json.loads(line)
-            data.setdefault((f.stem, r["problem"], r["parallel"]), {})[r["seed"]] = r["regret"]
+        for (problem, k), regrets in _regrets(f).items():
+            data[(f.stem, problem, k)] = regrets
     cols = sorted({(f, k) for f, _, k in data}, key=lambda c: ([x.stem for x in files].index(c[0]), c[1]))
     head = ["problem", *(f"{f} p{k}" for f, k in cols)]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
@@ -150,37 +168,31 @@ def table(files: list[Path], problems: list[str]) -> str:
             continue
         cells = []
         for p in problems:
-            par, seq = data.get((f, p, k), {}), data.get((f, p, 1), {})
-            d = [math.log10(max(par[s], 1e-12) / max(seq[s], 1e-12)) for s in par if s in seq]
-            se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-            cells.append(f"{p} {np.mean(d):+.2f}±{se:.2f}" if d else f"{p} -")
+            mean, se, n = _paired(data.get((f, p, k), {}), data.get((f, p, 1), {}))
+            cells.append(f"{p} {mean:+.2f}±{se:.2f}" if n else f"{p} -")
         lines.append(f"{f} p{k}: " + ", ".join(cells))
     return "\n".join(lines)
 
 
 def compare(old: Path, new: Path, problems: list[str]) -> str:
     """Two variants (or two codes) on the same seeds and draw, paired run by run."""
-    runs: list[dict[tuple[str, int, int], float]] = []
-    for f in (old, new):
-        rows = [json.loads(line) for line in f.read_text().splitlines()]
-        runs.append({(r["problem"], r["parallel"], r["seed"]): r["regret"] for r in rows})
+    a, b = _regrets(old), _regrets(new)
     lines = [
         f"Paired by seed: mean of log10({new.stem} / {old.stem}) ± standard error, medians "
         f"{old.stem} -> {new.stem}, and the seeds where {new.stem} is lower",
     ]
-    for k in sorted({key[1] for key in runs[0]}):
+    for k in sorted({k for _, k in a}):
         lines += ["", f"| problem | p{k} |", "|---|---|"]
         for p in problems:
-            keys = [key for key in runs[0] if key[:2] == (p, k) and key in runs[1]]
-            if not keys:
+            ra, rb = a.get((p, k), {}), b.get((p, k), {})
+            seeds = [s for s in ra if s in rb]
+            if not seeds:
                 continue
-            a = np.array([runs[0][key] for key in keys])
-            b = np.array([runs[1][key] for key in keys])
-            d = np.log10(np.maximum(b, 1e-12) / np.maximum(a, 1e-12))
-            se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+            mean, se, n = _paired(rb, ra)
+            lower = sum(rb[s] < ra[s] for s in seeds)
             lines.append(
-                f"| {p} | {np.mean(d):+.2f} ± {se:.2f} ({np.median(a):.3g} -> {np.median(b):.3g}; "
-                f"{int(np.sum(b < a))} of {len(d)} lower) |"
+                f"| {p} | {mean:+.2f} ± {se:.2f} ({np.median([ra[s] for s in seeds]):.3g} -> "
+                f"{np.median([rb[s] for s in seeds]):.3g}; {lower} of {n} lower) |"
             )
     return "\n".join(lines)
 
@@ -224,8 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--out is required to run")
     done = set()
     if args.out.exists():
-        for line in args.out.read_text().splitlines():
-            r = json.loads(line)
+        for r in _rows(args.out):
             # A file holds one draw: its parallel runs would otherwise be taken as done, and the
             # table would mix two completion orders.
             if r["parallel"] > 1 and r.get("draw", 0) != args.draw:
