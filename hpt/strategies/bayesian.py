@@ -41,10 +41,12 @@ Acquisition
 
 Running trials
     Every point that is running or waiting is added to the posterior with a *kriging believer*
-    value, the model's mean there, and those believed values count for the incumbent. The
-    posterior variance collapses at those points, so the next suggestion goes elsewhere and a
-    parallel batch spreads out, while a running point the model expects to improve moves the
-    search on past it.
+    value, the model's mean there, and those believed values count for the incumbent. A belief
+    is not a measurement, so it is conditioned on without the noise term: the posterior variance
+    collapses at those points even when the model takes the objective for noisy, so the next
+    suggestion goes elsewhere and a parallel batch spreads out, while a running point the model
+    expects to improve moves the search on past it. (With the noise term, an early model that
+    fitted a large noise sent four workers in a row to the same corner of Branin.)
 
 Failed trials
     Conditioned on at the worst observed (warped) value, so their region becomes unattractive;
@@ -283,8 +285,8 @@ class GPSampler:
 
         observations: ``(params, objective)`` pairs with finite objectives (in the direction of
             ``maximize``); pending: configurations running or about to run; failed: configurations
-            that produced no objective; exclude: :meth:`Space.key` values never to suggest (in an
-            all-discrete space, pass every configuration tried so far); seed and index: the
+            that produced no objective; exclude: :meth:`Space.key` values never to suggest (every
+            configuration tried so far, in any space); seed and index: the
             randomness of this call (the same arguments give the same answer), index being the
             1-based number of the trial to suggest (trials up to :attr:`n_initial` take the
             initial design, and so do later ones until :attr:`n_initial` observations or
@@ -367,7 +369,9 @@ class GPSampler:
             extra_y.extend(mu)
             best = min(best, float(np.min(mu)))
         if extra_X:
-            model = self._condition(model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]))
+            model = self._condition(
+                model, np.vstack([X, np.array(extra_X)]), np.concatenate([yw, extra_y]), len(pend)
+            )
         # Local candidates around the best configurations: by observed value, or, when some
         # coordinates are held (observations at other fidelities are not comparable), by the
         # predicted value at the held ones.
@@ -433,10 +437,14 @@ class GPSampler:
         noise = float(k.k2.noise_level)
         return self._posterior(X, y, scale, lengths, noise, m0)
 
-    def _posterior(self, X, y, scale, lengths, noise, mean=0.0) -> Posterior:
+    def _posterior(self, X, y, scale, lengths, noise, mean=0.0, exact=0) -> Posterior:
+        """The posterior given ``X, y``; the last ``exact`` rows are conditioned on without the
+        noise term (believed values, which are not measurements)."""
         post = Posterior(X, np.zeros(len(y)), np.eye(len(y)), scale, lengths, noise, mean)
         K, _ = post.cross(X)
-        K[np.diag_indices_from(K)] += noise + 1e-8
+        diag = np.full(len(y), noise + 1e-8)
+        diag[len(y) - exact :] = 1e-8
+        K[np.diag_indices_from(K)] += diag
         jitter = 0.0
         for _ in range(6):
             try:
@@ -450,8 +458,8 @@ class GPSampler:
         post.alpha = cho_solve((L, True), y - mean, check_finite=False)
         return post
 
-    def _condition(self, model: Posterior, X, y) -> Posterior:
-        return self._posterior(X, y, model.scale, model.lengths, model.noise, model.mean)
+    def _condition(self, model: Posterior, X, y, exact=0) -> Posterior:
+        return self._posterior(X, y, model.scale, model.lengths, model.noise, model.mean, exact)
 
     def _candidates(self, incumbents: np.ndarray, rng) -> np.ndarray:
         space = self.space
@@ -479,21 +487,23 @@ class GPSampler:
             C = np.array([space.encode(p) for p in grid])
             scores = model.log_ei(C, best)
             return C[int(np.argmax(scores))]
-        C = self._hold(self._snap_all(self._candidates(incumbents, rng)), hold)
-        if exclude:
-            keep = [space.key(space.decode(c)) not in exclude for c in C]
-            C = C[np.array(keep, dtype=bool)]
-            if len(C) == 0:
-                params = self._random_unseen(exclude, rng)
-                return None if params is None else space.encode(params)
-        C = np.unique(C, axis=0)
+        C = np.unique(self._hold(self._snap_all(self._candidates(incumbents, rng)), hold), axis=0)
         scores = model.log_ei(C, best)
-        order = np.argsort(-scores)
+        # The best-scoring candidates not excluded, decoded lazily (most never need a look).
+        order = []
+        for i in np.argsort(-scores):
+            if not exclude or space.key(space.decode(C[i])) not in exclude:
+                order.append(i)
+                if len(order) == self.n_polish:
+                    break
+        if not order:
+            params = self._random_unseen(exclude, rng)
+            return None if params is None else space.encode(params)
         best_u, best_s = C[order[0]], float(scores[order[0]])
         cont = self._cont if hold is None else np.setdiff1d(self._cont, hold[0])
         if len(cont) == 0:
             return best_u
-        for i in order[: self.n_polish]:
+        for i in order:
             base = C[i].copy()
 
             def f(xc, base=base):
@@ -528,8 +538,9 @@ class BayesianSampler:
 
     Completed and early-stopped trials with a finite objective are observations; failed trials
     are failures; pending, running and interrupted trials (they will run again) are pending
-    points. In an all-discrete space no configuration any trial has taken is suggested again,
-    and the job ends when none is left.
+    points. No configuration any trial has taken is suggested again (in a continuous space the
+    model can still want one, at a bound, when it is sure of the trend), and an all-discrete
+    space ends the job when none is left.
     """
 
     def __init__(self, space: Space, maximize: bool):
@@ -546,7 +557,7 @@ class BayesianSampler:
                 failed.append(t.params)
             else:
                 pending.append(t.params)
-        exclude = {self.space.key(t.params) for t in ctx.trials} if self.space.is_discrete else ()
+        exclude = {self.space.key(t.params) for t in ctx.trials}
         params = self.gp.suggest(
             obs, pending=pending, failed=failed, exclude=exclude, seed=ctx.seed, index=ctx.next_trial_id
         )
