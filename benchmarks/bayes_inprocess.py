@@ -13,10 +13,12 @@ remains the measurement of record.
     python benchmarks/bayes_inprocess.py --parallel 1,4 --seeds 0-19 --out /tmp/base.jsonl
     python benchmarks/bayes_inprocess.py --table /tmp/base.jsonl /tmp/variant.jsonl
     python benchmarks/bayes_inprocess.py --compare /tmp/base.jsonl /tmp/variant.jsonl
+    python benchmarks/bayes_inprocess.py --lag /tmp/base.jsonl
 
 The table prints, per problem, the median final regret for each file and K, and the ratio of
 each parallel median to the sequential median of the same file; ``--compare`` pairs two files
-run by run (same problem, seed and worker count).
+run by run (same problem, seed and worker count); ``--lag`` says how many trials the parallel
+runs are behind the sequential ones at the end.
 """
 
 from __future__ import annotations
@@ -174,6 +176,44 @@ def table(files: list[Path], problems: list[str]) -> str:
     return "\n".join(lines)
 
 
+def lag(files: list[Path], problems: list[str]) -> str:
+    """How far behind the sequential run each parallel run is, in trials.
+
+    From the median best-so-far regret (trial-id order) of each (problem, workers) over the seeds,
+    files pooled (a later file's runs replace an earlier one's). With K workers, each suggestion
+    misses the K - 1 results still running, and the initial design takes about K - 1 more trials
+    (the model waits for its results to come back): so a parallel run can be expected to stand
+    where the sequential one stood K - 1 to 2(K - 1) trials earlier. The table prints the ratio
+    a run that far behind would show at the budget, the ratio the parallel run shows, and how many
+    trials before the budget the sequential median was already as good as the parallel one.
+    """
+    runs: dict[tuple[str, int], dict[int, list[float]]] = {}
+    for f in files:
+        for r in _rows(f):
+            ref = SVR_BEST if PROBLEMS[r["problem"]].optimum is None else PROBLEMS[r["problem"]].optimum
+            curve = np.maximum(np.minimum.accumulate(np.array(r["values"], dtype=float)) - ref, 0.0)
+            runs.setdefault((r["problem"], r["parallel"]), {})[r["seed"]] = list(curve)
+    median = {key: np.median(np.array(list(v.values())), axis=0) for key, v in runs.items()}
+    lines = [
+        "| problem | workers | sequential K-1 / 2(K-1) trials before the end, over its end | "
+        "parallel / sequential at the end | trials behind |",
+        "|---|---|---|---|---|",
+    ]
+    for p in problems:
+        seq = median.get((p, 1))
+        if seq is None:
+            continue
+        n = len(seq)
+        for k in sorted(k for q, k in median if q == p and k != 1):
+            par = median[(p, k)]
+            end = max(float(seq[-1]), 1e-300)
+            early = " / ".join(f"x{seq[max(n - 1 - b, 0)] / end:.2f}" for b in (k - 1, 2 * (k - 1)))
+            reached = [i + 1 for i in range(n) if seq[i] <= par[-1]]
+            behind = f"{n - reached[0]}" if reached else "none (ahead)"
+            lines.append(f"| {p} | {k} | {early} | x{par[-1] / end:.2f} | {behind} |")
+    return "\n".join(lines)
+
+
 def compare(old: Path, new: Path, problems: list[str]) -> str:
     """Two variants (or two codes) on the same seeds and draw, paired run by run."""
     a, b = _regrets(old), _regrets(new)
@@ -218,6 +258,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--table", type=Path, nargs="+", help="only print the table of these files")
     ap.add_argument(
+        "--lag",
+        type=Path,
+        nargs="+",
+        help="only print how many trials the parallel runs of these files are behind the sequential ones",
+    )
+    ap.add_argument(
         "--compare",
         type=Path,
         nargs=2,
@@ -231,6 +277,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.compare:
         print(compare(*args.compare, problems))
+        return
+    if args.lag:
+        print(lag(args.lag, problems))
         return
     if args.out is None:
         ap.error("--out is required to run")
