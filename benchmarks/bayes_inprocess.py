@@ -61,6 +61,12 @@ def make_spec(problem: str, budget: int, parallel: int, seed: int):
     return parse_spec(yaml.safe_dump(doc, sort_keys=False), base_dir=HERE)
 
 
+def _reference(problem: str) -> float:
+    """The value regret is measured from: the known optimum, or :data:`SVR_BEST`."""
+    optimum = PROBLEMS[problem].optimum
+    return SVR_BEST if optimum is None else optimum
+
+
 def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0) -> dict:
     """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order.
 
@@ -92,7 +98,7 @@ def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0)
         )
         order.append(tid)
     values = [t.objective for t in trials]
-    ref = SVR_BEST if prob.optimum is None else prob.optimum
+    ref = _reference(problem)
     return {
         "problem": problem,
         "seed": seed,
@@ -187,12 +193,13 @@ def lag(files: list[Path], problems: list[str]) -> str:
     a run that far behind would show at the budget, the ratio the parallel run shows, and how many
     trials before the budget the sequential median was already as good as the parallel one.
     """
-    runs: dict[tuple[str, int], dict[int, list[float]]] = {}
+    runs: dict[tuple[str, int], dict[int, np.ndarray]] = {}
     for f in files:
         for r in _rows(f):
-            ref = SVR_BEST if PROBLEMS[r["problem"]].optimum is None else PROBLEMS[r["problem"]].optimum
-            curve = np.maximum(np.minimum.accumulate(np.array(r["values"], dtype=float)) - ref, 0.0)
-            runs.setdefault((r["problem"], r["parallel"]), {})[r["seed"]] = list(curve)
+            best = np.minimum.accumulate(np.array(r["values"], dtype=float))
+            runs.setdefault((r["problem"], r["parallel"]), {})[r["seed"]] = np.maximum(
+                best - _reference(r["problem"]), 0.0
+            )
     median = {key: np.median(np.array(list(v.values())), axis=0) for key, v in runs.items()}
     lines = [
         "| problem | workers | sequential K-1 / 2(K-1) trials before the end, over its end | "
