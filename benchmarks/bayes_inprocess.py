@@ -18,7 +18,7 @@ remains the measurement of record.
 The table prints, per problem, the median final regret for each file and K, and the ratio of
 each parallel median to the sequential median of the same file; ``--compare`` pairs two files
 run by run (same problem, seed and worker count); ``--lag`` says how many trials the parallel
-runs are behind the sequential ones at the end.
+runs are behind the sequential ones at the end, and where along the way they fell behind.
 """
 
 from __future__ import annotations
@@ -67,10 +67,13 @@ def _reference(problem: str) -> float:
     return SVR_BEST if optimum is None else optimum
 
 
-def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0) -> dict:
+def simulate(
+    problem: str, seed: int, parallel: int, budget: int, draw: int = 0, extra_initial: int = 0
+) -> dict:
     """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order.
 
-    ``draw`` picks another seeded stream of trial durations (it changes nothing at one worker).
+    ``draw`` picks another seeded stream of trial durations (it changes nothing at one worker);
+    ``extra_initial`` lengthens the sampler's initial design by that many trials.
     """
     from hpt.store import COMPLETED, RUNNING, TrialRow
     from hpt.strategies.base import Context
@@ -79,6 +82,7 @@ def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0)
     prob = PROBLEMS[problem]
     spec = make_spec(problem, budget, parallel, seed)
     sampler = BayesianSampler(spec.space, spec.objective.maximize)
+    sampler.gp.n_initial += extra_initial
     durations = np.random.default_rng([seed, 0xD0 + draw]).lognormal(0.0, 0.5, size=budget)
     trials: list = []
     running: list[tuple[float, int]] = []  # (end time, trial id) heap
@@ -105,6 +109,7 @@ def simulate(problem: str, seed: int, parallel: int, budget: int, draw: int = 0)
         "parallel": parallel,
         "budget": budget,
         "draw": draw,
+        **({"extra_initial": extra_initial} if extra_initial else {}),
         "regret": max(min(values) - ref, 0.0),
         "values": values,
         "order": order,
@@ -185,40 +190,59 @@ def table(files: list[Path], problems: list[str]) -> str:
 def lag(files: list[Path], problems: list[str]) -> str:
     """How far behind the sequential run each parallel run is, in trials.
 
-    From the median best-so-far regret (trial-id order) of each (problem, workers) over the seeds,
-    files pooled (a later file's runs replace an earlier one's). With K workers, each suggestion
-    misses the K - 1 results still running, and the initial design takes about K - 1 more trials
-    (the model waits for its results to come back): so a parallel run can be expected to stand
-    where the sequential one stood K - 1 to 2(K - 1) trials earlier. The table prints the ratio
-    a run that far behind would show at the budget, the ratio the parallel run shows, and how many
-    trials before the budget the sequential median was already as good as the parallel one.
+    From the median best-so-far regret (trial-id order) of each (problem, workers, extra initial
+    points) over the seeds, files pooled (a later file's runs replace an earlier one's); runs
+    with ``--extra-initial`` are compared with the sequential runs without it. With K workers,
+    each suggestion misses the K - 1 results still running, so a parallel run can be expected
+    to stand where the sequential one stood at least K - 1 trials earlier (the first table
+    prints the ratio a run K - 1 and 2(K - 1) trials behind would show at the budget, the ratio
+    the run shows, and how many trials before the budget the sequential median was already as
+    good). The second says where the lag arises: the trial at which each median first reached
+    each decade of regret, from the sequential median after 10 trials down to its end.
     """
-    runs: dict[tuple[str, int], dict[int, np.ndarray]] = {}
+    runs: dict[tuple[str, int, int], dict[int, np.ndarray]] = {}
     for f in files:
         for r in _rows(f):
             best = np.minimum.accumulate(np.array(r["values"], dtype=float))
-            runs.setdefault((r["problem"], r["parallel"]), {})[r["seed"]] = np.maximum(
-                best - _reference(r["problem"]), 0.0
-            )
+            key = (r["problem"], r["parallel"], r.get("extra_initial", 0))
+            runs.setdefault(key, {})[r["seed"]] = np.maximum(best - _reference(r["problem"]), 0.0)
     median = {key: np.median(np.array(list(v.values())), axis=0) for key, v in runs.items()}
+
+    def label(k: int, extra: int) -> str:
+        return f"{k}" + (f" (+{extra} initial)" if extra else "")
+
     lines = [
         "| problem | workers | sequential K-1 / 2(K-1) trials before the end, over its end | "
-        "parallel / sequential at the end | trials behind |",
+        "run / sequential at the end | trials behind |",
         "|---|---|---|---|---|",
     ]
+    decades = ["", "Trial at which the median run first reached each regret (sequential / run):", ""]
     for p in problems:
-        seq = median.get((p, 1))
+        seq = median.get((p, 1, 0))
         if seq is None:
             continue
         n = len(seq)
-        for k in sorted(k for q, k in median if q == p and k != 1):
-            par = median[(p, k)]
-            end = max(float(seq[-1]), 1e-300)
+        end = max(float(seq[-1]), 1e-300)
+        top = math.floor(math.log10(max(float(seq[min(10, n - 1)]), 1e-300)))
+        low = math.ceil(math.log10(end))
+        for k, extra in sorted((k, e) for q, k, e in median if q == p and (k, e) != (1, 0)):
+            run = median[(p, k, extra)]
             early = " / ".join(f"x{seq[max(n - 1 - b, 0)] / end:.2f}" for b in (k - 1, 2 * (k - 1)))
-            reached = [i + 1 for i in range(n) if seq[i] <= par[-1]]
+            reached = [i + 1 for i in range(n) if seq[i] <= run[-1]]
             behind = f"{n - reached[0]}" if reached else "none (ahead)"
-            lines.append(f"| {p} | {k} | {early} | x{par[-1] / end:.2f} | {behind} |")
-    return "\n".join(lines)
+            lines.append(f"| {p} | {label(k, extra)} | {early} | x{run[-1] / end:.2f} | {behind} |")
+            cells = []
+            for e in range(top, low - 1, -1):
+                hit = [_first(c, 10.0**e) for c in (seq, run)]
+                cells.append(f"1e{e}: " + " / ".join("-" if h is None else str(h) for h in hit))
+            decades.append(f"- {p}, {label(k, extra)}: " + "; ".join(cells))
+    return "\n".join(lines + decades)
+
+
+def _first(curve: np.ndarray, level: float) -> int | None:
+    """The 1-based trial at which ``curve`` first is at or below ``level``, or None."""
+    hit = np.flatnonzero(curve <= level)
+    return int(hit[0]) + 1 if hit.size else None
 
 
 def compare(old: Path, new: Path, problems: list[str]) -> str:
@@ -259,6 +283,13 @@ def main(argv: list[str] | None = None) -> None:
         help="stream of simulated trial durations (default 0); the same code on another draw "
         "shows how much of a parallel result is the luck of the completion order",
     )
+    ap.add_argument(
+        "--extra-initial",
+        type=int,
+        default=0,
+        help="lengthen the initial design by this many trials (to see what the longer design "
+        "a parallel run gets while its first results come back costs a sequential one)",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="runs at once")
     ap.add_argument(
         "--out", type=Path, help="JSON lines of the runs (appended; runs already there are skipped)"
@@ -297,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
             # table would mix two completion orders.
             if r["parallel"] > 1 and r.get("draw", 0) != args.draw:
                 ap.error(f"{args.out} holds parallel runs of draw {r.get('draw', 0)}; use another --out")
+            if r.get("extra_initial", 0) != args.extra_initial:
+                ap.error(f"{args.out} holds runs with another --extra-initial; use another --out")
             done.add((r["problem"], r["seed"], r["parallel"]))
     todo = [
         (p, s, k)
@@ -307,7 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
     t0 = time.time()
     with ProcessPoolExecutor(args.jobs) as pool, args.out.open("a") as out:
-        futures = [pool.submit(simulate, p, s, k, args.budget, args.draw) for p, s, k in todo]
+        futures = [
+            pool.submit(simulate, p, s, k, args.budget, args.draw, args.extra_initial) for p, s, k in todo
+        ]
         for i, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             out.write(json.dumps(r) + "\n")
