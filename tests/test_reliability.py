@@ -102,7 +102,11 @@ def test_resume_after_sigkill_reruns_interrupted_trials(write_spec, runs):
 
 
 def test_second_runner_is_refused(write_spec, runs):
-    spec = write_spec(fake_spec("locked", args=', --sleep, "1", --steps, "5"'))
+    # Trials far longer than the test, so a slow machine cannot finish the job before the
+    # second runner tries; SIGINT ends it (grace period 1 s) in the finally block.
+    spec = write_spec(
+        fake_spec("locked", args=', --sleep, "1", --steps, "600"', limits="stop_grace_period: 1s")
+    )
     proc = start("run", spec, "--runs-dir", runs)
     try:
         wait_for(lambda: running_attempts(runs / "locked") >= 1, what="a running trial")
