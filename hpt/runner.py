@@ -219,16 +219,9 @@ class Runner:
                     event = self.events.get(timeout=0.1)
                 except queue.Empty:
                     event = None
-                handled = 0
-                while event is not None:
+                if event is not None:
                     self._handle(event)
-                    handled += 1
-                    if handled >= 200:
-                        break
-                    try:
-                        event = self.events.get_nowait()
-                    except queue.Empty:
-                        event = None
+                    self._drain()
                 self._save_points()
                 if self.reporter:
                     self.reporter.tick(self)
@@ -259,6 +252,13 @@ class Runner:
                 continue
             if len(self.trials) >= limits.max_jobs or self._exhausted:
                 return
+            # Trials that ended while the previous suggestion was computed are told to the
+            # strategy before it suggests again, instead of being taken for still running (a
+            # fifth of the suggestions at 4 workers missed a finished result before this).
+            running = len(self.active)
+            self._drain()
+            if len(self.active) != running or self.ending is not None:
+                continue  # a slot freed, a retry may be waiting, or the job ended: look again
             suggestion = self.sampler.ask(self.context())
             if suggestion is None:
                 self._exhausted = True
@@ -323,6 +323,19 @@ class Runner:
         self.executor.start(launch)
 
     # ------------------------------------------------------------------ events
+
+    def _drain(self, limit: int = 200) -> int:
+        """Handle the events already queued, without waiting (at most ``limit``, so a flooding
+        trial cannot starve the loop); return how many were handled."""
+        handled = 0
+        while handled < limit:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(event)
+            handled += 1
+        return handled
 
     def _handle(self, event: Event) -> None:
         a = self.active.get(event.key)
