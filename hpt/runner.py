@@ -324,18 +324,15 @@ class Runner:
 
     # ------------------------------------------------------------------ events
 
-    def _drain(self, limit: int = 200) -> int:
+    def _drain(self, limit: int = 200) -> None:
         """Handle the events already queued, without waiting (at most ``limit``, so a flooding
-        trial cannot starve the loop); return how many were handled."""
-        handled = 0
-        while handled < limit:
+        trial cannot starve the loop)."""
+        for _ in range(limit):
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
-                break
+                return
             self._handle(event)
-            handled += 1
-        return handled
 
     def _handle(self, event: Event) -> None:
         a = self.active.get(event.key)
