@@ -40,6 +40,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bayes_suite import PARALLEL_BOUND, PARALLEL_MIN_PROBLEMS, within_bound  # noqa: E402
 from objectives import PROBLEMS  # noqa: E402
 
 #: Regret reference for the problem without a known optimum: the best value any run found
@@ -166,13 +167,14 @@ def table(files: list[Path], problems: list[str]) -> str:
             cell = f"{med:.3g} (n={len(v)})"
             seq = data.get((f, p, 1))
             if k != 1 and seq:
-                ratio = med / max(float(np.median(list(seq.values()))), 1e-300)
-                within[(f, k)] += ratio <= 1.5
+                seq_med = float(np.median(list(seq.values())))
+                ratio = med / max(seq_med, 1e-300)
+                within[(f, k)] += bool(within_bound(med, seq_med))
                 cell += f" x{ratio:.2f}"
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(
-        "within 1.5x of sequential: "
+        f"within {PARALLEL_BOUND:g}x of sequential: "
         + ", ".join(f"{f} p{k} {within[(f, k)]}/{len(problems)}" for f, k in cols if k != 1)
     )
     # The median ratio of 10 or 20 seeds swings by more than 1.5x between variants that do not
@@ -278,11 +280,11 @@ def chance(files: list[Path], problems: list[str], seeds: int = 10, draws: int =
                 pick = rng.integers(len(common), size=seeds)
                 # K = 1: the "parallel" runs are sequential runs of an independent draw of seeds.
                 other = rng.integers(len(common), size=seeds) if k == 1 else pick
-                hits[i, j] = np.median(b[other]) <= 1.5 * np.median(a[pick])
+                hits[i, j] = within_bound(np.median(b[other]), np.median(a[pick]))
         cols["another sequential" if k == 1 else f"parallel ({k})"] = hits
     head = ["problem", *cols]
     lines = [
-        f"Chance that the median of {seeds} seeds is within 1.5x of the sequential median "
+        f"Chance that the median of {seeds} seeds is within {PARALLEL_BOUND:g}x of the sequential median "
         f"({draws} resamples with replacement)",
         "",
         "| " + " | ".join(head) + " |",
@@ -293,7 +295,9 @@ def chance(files: list[Path], problems: list[str], seeds: int = 10, draws: int =
     count = {c: h.sum(axis=1) for c, h in cols.items()}
     lines.append("| mean count | " + " | ".join(f"{v.mean():.2f}" for v in count.values()) + " |")
     lines.append(
-        "| chance of 5 or more | " + " | ".join(f"{(v >= 5).mean():.2f}" for v in count.values()) + " |"
+        f"| chance of {PARALLEL_MIN_PROBLEMS} or more | "
+        + " | ".join(f"{(v >= PARALLEL_MIN_PROBLEMS).mean():.2f}" for v in count.values())
+        + " |"
     )
     return "\n".join(lines)
 
