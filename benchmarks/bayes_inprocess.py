@@ -78,9 +78,9 @@ def simulate(
     ``draw`` picks another seeded stream of trial durations (it changes nothing at one worker);
     ``extra_initial`` lengthens the sampler's initial design by that many trials.
     """
-    from hpt.store import COMPLETED, RUNNING, TrialRow
     from hpt.strategies.base import Context
     from hpt.strategies.bayesian import BayesianSampler
+    from hpt.trial import COMPLETED, RUNNING, Trial
 
     prob = PROBLEMS[problem]
     spec = make_spec(problem, budget, parallel, seed)
@@ -96,11 +96,11 @@ def simulate(
             s = sampler.ask(Context(spec, seed, list(trials), {}))
             ask_seconds.append(time.perf_counter() - t0)
             tid = len(trials) + 1
-            trials.append(TrialRow(id=tid, state=RUNNING, params=s.params, info=dict(s.info)))
+            trials.append(Trial(id=tid, state=RUNNING, params=s.params, info=dict(s.info)))
             heapq.heappush(running, (now + float(durations[tid - 1]), tid))
         now, tid = heapq.heappop(running)
         t = trials[tid - 1]
-        trials[tid - 1] = TrialRow(
+        trials[tid - 1] = Trial(
             id=tid, state=COMPLETED, params=t.params, info=t.info, objective=prob.fn(t.params)
         )
         order.append(tid)

@@ -126,8 +126,8 @@ def run_job(path: Path, runs: Path, extra: list[str]) -> tuple[float, float]:
 
 
 def stop_latency(address: str, tmp: Path, n: int = 10) -> list[float]:
+    from hpt.executors.base import Exited, Launch, Output
     from hpt.executors.dask import DaskExecutor
-    from hpt.executors.proc import Exited, Launch, Output
 
     events: queue.Queue = queue.Queue()
     ex = DaskExecutor(events, address)

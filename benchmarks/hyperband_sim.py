@@ -35,10 +35,10 @@ from hyperband_bench import DATA, POOL_SEED, TASKS, spec_data  # noqa: E402
 from synthetic_curve import curve  # noqa: E402
 
 from hpt.spec import parse_spec  # noqa: E402
-from hpt.store import COMPLETED, RUNNING, STOPPED, TrialRow  # noqa: E402
 from hpt.strategies import Context  # noqa: E402
 from hpt.strategies.hyperband import HyperbandSampler, HyperbandStopper, max_bracket  # noqa: E402
 from hpt.strategies.random import RandomSampler  # noqa: E402
+from hpt.trial import COMPLETED, RUNNING, STOPPED, Trial  # noqa: E402
 
 R = 81
 CAP = 3000  # trials, as the real benchmark's cap for hyperband
@@ -61,7 +61,7 @@ def hb_spec(brackets: int):
 def simulate(spec, seed: int, target: float, model: dict, parallel: int = 2, overshoot: int = 0):
     """Epochs until a finished trial reaches ``target`` (None if the cap comes first)."""
     sampler, stopper = HyperbandSampler(spec), HyperbandStopper(spec)
-    trials: list[TrialRow] = []
+    trials: list[Trial] = []
     history: dict[int, list] = {}
     curves, stop_at = {}, {}
     ctx = Context(spec, seed, trials, history)  # the same lists, updated in place
@@ -70,7 +70,7 @@ def simulate(spec, seed: int, target: float, model: dict, parallel: int = 2, ove
 
     def start(now: int) -> None:
         s = sampler.ask(ctx)
-        t = TrialRow(len(trials) + 1, RUNNING, s.params, s.info, 1)
+        t = Trial(len(trials) + 1, RUNNING, s.params, s.info, 1)
         trials.append(t)
         history[t.id] = []
         p = s.params

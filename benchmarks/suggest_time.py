@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from hpt.spec import parse_spec
-from hpt.store import COMPLETED, RUNNING, TrialRow
 from hpt.strategies.base import Context
 from hpt.strategies.bayesian import BayesianSampler
+from hpt.trial import COMPLETED, RUNNING, Trial
 
 SPEC = textwrap.dedent(
     """
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     # The first suggestion of a process also imports scikit-learn's GP code: timed apart.
     warm = [
-        TrialRow(id=i, state=COMPLETED, params=space.decode(rng.random(space.dim)), objective=float(i))
+        Trial(id=i, state=COMPLETED, params=space.decode(rng.random(space.dim)), objective=float(i))
         for i in range(1, 13)
     ]
     t0 = time.perf_counter()
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             params = space.decode(u)
             if i <= n:
                 trials.append(
-                    TrialRow(id=i, state=COMPLETED, params=params, objective=value(space.encode(params)))
+                    Trial(id=i, state=COMPLETED, params=params, objective=value(space.encode(params)))
                 )
             else:
-                trials.append(TrialRow(id=i, state=RUNNING, params=params))
+                trials.append(Trial(id=i, state=RUNNING, params=params))
         times = []
         # Different trial numbers give different random draws (candidates, perturbations).
         for r in range(args.repeats):

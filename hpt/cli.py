@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 import traceback
@@ -19,8 +18,8 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .api import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .errors import HptError, JobNotFoundError, SpecError, UsageError
-from .report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code
 
 app = typer.Typer(
     name="hpt",
@@ -151,50 +150,32 @@ AddressOpt = typer.Option(
 )
 
 
-def _execute(store, spec, overrides, output: Output, quiet: bool, executor, address) -> int:
-    from .executors import executor_factory
-    from .jobs import prepare
-    from .progress import PlainReporter, QuietReporter, RichReporter
-    from .report import document, dumps, summary
-    from .runner import Runner
-    from .store import JobLock
+def _reporter(quiet: bool):
+    """Progress on standard error: live at a terminal, plain lines otherwise; with ``--quiet``
+    only messages (warnings, "resuming")."""
+    from .progress import PlainReporter, RichReporter
+    from .reporting import QuietReporter
 
     err = _err()
-    for w in spec.warnings:
-        err.print(f"{spec.source}: warning: {w}", markup=False)
-    factory = executor_factory(spec, executor.value if executor else None, address)
     if quiet:
-        reporter = QuietReporter()
-    elif err.is_terminal:
-        reporter = RichReporter(err)
-    else:
-        reporter = PlainReporter(err)
-    # The runner connects its executor (a Dask scheduler may be unreachable) before the job is
-    # locked and marked in progress, so such a failure leaves the job as it was.
-    runner = Runner(spec, store, factory, reporter, seed=store.job().seed)
-    lock = JobLock(store.dir)
-    try:
-        prepare(store, spec, lock, overrides)
-    except BaseException:
-        runner.executor.close()
-        raise
 
-    def on_signal(signum, _frame):
-        force = runner._stop_signal is not None
-        runner.request_stop(force=force)
+        class _Notes(QuietReporter):
+            def note(self, text: str) -> None:
+                err.print(text, markup=False)
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        outcome = runner.run()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        lock.release()
+        return _Notes()
+    return RichReporter(err) if err.is_terminal else PlainReporter(err)
+
+
+def _finish(result, output: Output) -> None:
+    """Print a finished job's result and exit with its code."""
+    from .report import dumps, summary
+
     if output == Output.json:
-        print(dumps(document(store, spec)))
+        print(dumps(result.to_dict(trials=False)))
     else:
-        summary(_out(), store, spec)
-    return exit_code(outcome.status)
+        summary(_out(), result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()
@@ -215,27 +196,17 @@ def run(
     address: str | None = AddressOpt,
 ) -> None:
     """Run a tuning job (or resume it, if an unfinished job with the same spec exists)."""
-    import dataclasses
+    from . import api
 
-    from .jobs import create_or_reopen
-    from .spec import load_spec
-    from .store import check_name
-
-    spec = load_spec(spec_path)
-    if name is not None:
-        spec = dataclasses.replace(spec, name=check_name(name))
-    store, effective, resumed = create_or_reopen(spec, _runs_dir(runs_dir))
-    overrides = None
-    if resumed:
-        from .jobs import raised_limits, stored_spec
-
-        overrides = {**store.job().overrides, **raised_limits(stored_spec(store), spec)}
-        _err().print(f"job {spec.name} exists and is unfinished: resuming it", markup=False)
-    try:
-        code = _execute(store, effective, overrides, output, quiet, executor, address)
-    finally:
-        store.close()
-    raise typer.Exit(code)
+    result = api.run(
+        spec_path,
+        runs_dir=_runs_dir(runs_dir),
+        name=name,
+        reporter=_reporter(quiet),
+        executor=executor.value if executor else None,
+        address=address,
+    )
+    _finish(result, output)
 
 
 @app.command()
@@ -257,18 +228,19 @@ def resume(
     address: str | None = AddressOpt,
 ) -> None:
     """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it."""
-    from .jobs import reopen
+    from . import api
 
-    store, spec, overrides = reopen(
-        _runs_dir(runs_dir),
+    result = api.resume(
         job,
-        {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
+        runs_dir=_runs_dir(runs_dir),
+        max_jobs=max_jobs,
+        max_parallel_jobs=max_parallel_jobs,
+        max_runtime=max_runtime,
+        reporter=_reporter(quiet),
+        executor=executor.value if executor else None,
+        address=address,
     )
-    try:
-        code = _execute(store, spec, overrides, output, quiet, executor, address)
-    finally:
-        store.close()
-    raise typer.Exit(code)
+    _finish(result, output)
 
 
 @app.command()
@@ -278,7 +250,8 @@ def stop(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the job has stopped."),
 ) -> None:
     """Stop a running job from another shell: its trials are stopped and it can be resumed."""
-    from .store import JobLock, Store, job_dir
+    from .paths import job_dir
+    from .store import JobLock, Store
 
     jdir = job_dir(_runs_dir(runs_dir), job)
     if not (jdir / "job.db").exists():
@@ -303,21 +276,6 @@ def stop(
 # --------------------------------------------------------------------------- inspecting jobs
 
 
-def _open_job(runs_dir: Path | None, job: str):
-    from .jobs import stored_spec
-    from .store import Store, job_dir
-
-    jdir = job_dir(_runs_dir(runs_dir), job)
-    if not (jdir / "job.db").exists():
-        raise JobNotFoundError(f"no job named {job!r} in {_runs_dir(runs_dir)} (see `hpt list`)")
-    store = Store.open(jdir)
-    try:
-        return store, stored_spec(store)
-    except BaseException:
-        store.close()
-        raise
-
-
 @app.command()
 def show(
     job: str = typer.Argument(..., help="The job name.", show_default=False),
@@ -325,37 +283,19 @@ def show(
     runs_dir: Path | None = RunsDir,
 ) -> None:
     """Show a job's trials, best first, with AMT-style status counts."""
-    from .report import document, dumps, trials_table
+    from . import api
+    from .report import dumps, trials_table
 
-    store, spec = _open_job(runs_dir, job)
-    try:
-        if output == Output.json:
-            doc = document(store, spec)
-            doc["trial_list"] = [
-                {
-                    "trial_id": t.id,
-                    "state": t.state,
-                    "objective": t.objective,
-                    "step": t.objective_step,
-                    "hyperparameters": t.params,
-                    "attempts": t.attempts,
-                    "reason": t.reason,
-                    "info": t.info,
-                }
-                for t in store.trials()
-            ]
-            print(dumps(doc))
-            return
-        job_row = store.job()
-        console = _tables()
-        console.print(
-            f"job {job_row.name}: {job_row.status}"
-            + (f" ({job_row.end_reason})" if job_row.end_reason else ""),
-            markup=False,
-        )
-        console.print(trials_table(store, spec))
-    finally:
-        store.close()
+    result = api.load(job, runs_dir=_runs_dir(runs_dir))
+    if output == Output.json:
+        print(dumps(result.to_dict()))
+        return
+    console = _tables()
+    console.print(
+        f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else ""),
+        markup=False,
+    )
+    console.print(trials_table(result))
 
 
 @app.command()
@@ -367,13 +307,10 @@ def best(
     runs_dir: Path | None = RunsDir,
 ) -> None:
     """Print the best hyperparameters of a job."""
+    from . import api
     from .report import best_output
 
-    store, spec = _open_job(runs_dir, job)
-    try:
-        text = best_output(store, spec, format.value)
-    finally:
-        store.close()
+    text = best_output(api.load(job, runs_dir=_runs_dir(runs_dir)), format.value)
     if not text:
         _err().print(f"job {job} has no trial with an objective yet", markup=False)
         raise typer.Exit(EXIT_FAILED)
@@ -388,8 +325,8 @@ def list_(
     """List the jobs in the runs directory."""
     from rich.table import Table
 
+    from .paths import list_jobs
     from .report import dumps, fmt, job_line
-    from .store import list_jobs
 
     rows = [r for r in (job_line(p) for p in list_jobs(_runs_dir(runs_dir))) if r]
     if output == Output.json:

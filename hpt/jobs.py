@@ -12,16 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HptError, JobExistsError, UsageError
+from .paths import check_name, job_dir
 from .spec import Spec, parse_duration, parse_spec
-from .store import (
-    IN_PROGRESS,
-    JOB_COMPLETED,
-    JOB_FAILED,
-    JobLock,
-    Store,
-    check_name,
-    job_dir,
-)
+from .store import JobLock, Store
+from .trial import IN_PROGRESS, JOB_COMPLETED, JOB_FAILED
 
 #: Limits that may be raised when a job is resumed; everything else must stay the same.
 RAISABLE = ("max_jobs", "max_parallel_jobs", "max_runtime")

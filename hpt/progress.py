@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .report import fmt
-from .store import COMPLETED, FAILED, INTERRUPTED, PENDING, STOPPED
+from .reporting import QuietReporter, RunView
+from .trial import FAILED, INTERRUPTED, PENDING, STOPPED, WITH_OBJECTIVE, best_trial
 
 
 def _params(params: dict) -> str:
@@ -34,23 +35,25 @@ class PlainReporter:
         stamp = datetime.now().strftime("%H:%M:%S")
         self.console.print(f"[{stamp}] {text}", markup=False, highlight=False, soft_wrap=True)
 
-    def begin(self, runner) -> None:
+    def note(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def begin(self, runner: RunView) -> None:
         spec = runner.spec
-        done = sum(1 for t in runner.trials.values() if t.finished)
-        verb = "resuming" if runner.trials else "starting"
+        trials = runner.trials
+        done = sum(1 for t in trials if t.finished)
+        verb = "resuming" if trials else "starting"
         self._print(
             f"{verb} job {spec.name}: strategy {spec.strategy}, max_jobs {spec.limits.max_jobs}, "
             f"max_parallel_jobs {spec.limits.max_parallel_jobs}"
-            + (f", {done} trials already finished" if runner.trials else "")
+            + (f", {done} trials already finished" if trials else "")
         )
         for p in spec.space.params:
             if p.requested_scaling == "auto":
                 self._print(f"parameter {p.name}: {p.describe()}")
-        for t in runner.trials.values():
-            if (
-                t.objective is not None and t.state in (COMPLETED, STOPPED) and math.isfinite(t.objective)
-            ) and spec.objective.better(t.objective, self.best):
-                self.best = t.objective
+        best = best_trial(trials, spec.objective.maximize)
+        if best is not None:
+            self.best = best.objective
 
     def trial_started(self, runner, trial, attempt: int, argv) -> None:
         again = f" (attempt {attempt})" if attempt > 1 else ""
@@ -65,7 +68,7 @@ class PlainReporter:
         text = f"trial {trial.id} {trial.state}"
         if trial.state == PENDING:
             text = f"trial {trial.id} attempt {attempt} failed, will retry"
-        if trial.objective is not None and trial.state in (COMPLETED, STOPPED):
+        if trial.objective is not None and trial.state in WITH_OBJECTIVE:
             text += f": {obj.metric}={fmt(trial.objective)}"
             if trial.state == STOPPED and trial.objective_step is not None:
                 text += f" at step {trial.objective_step}"
@@ -96,6 +99,9 @@ class RichReporter(PlainReporter):
         stamp = datetime.now().strftime("%H:%M:%S")
         self.live.console.print(Text(f"[{stamp}] ", style="dim") + Text(text), soft_wrap=True)
 
+    def note(self, text: str) -> None:
+        self.live.console.print(Text(text), soft_wrap=True)
+
     def begin(self, runner) -> None:
         self.live.start()
         super().begin(runner)
@@ -107,9 +113,10 @@ class RichReporter(PlainReporter):
         self._last = now
         self.live.update(self._render(runner), refresh=True)
 
-    def _render(self, runner):
+    def _render(self, runner: RunView):
         spec = runner.spec
-        trials = list(runner.trials.values())
+        trials = runner.trials
+        running = runner.running
         done = sum(1 for t in trials if t.finished)
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         table.add_column("trial", justify="right")
@@ -117,36 +124,27 @@ class RichReporter(PlainReporter):
         table.add_column(spec.objective.metric, justify="right")
         table.add_column("time", justify="right")
         table.add_column("hyperparameters", overflow="ellipsis", no_wrap=True)
-        for a in sorted(runner.active.values(), key=lambda a: a.trial.id):
-            step, value = a.points[-1] if a.points else ("", None)
+        now = runner.now()
+        for r in running:
+            step, value = r.last_point if r.last_point else ("", None)
             table.add_row(
-                str(a.trial.id),
+                str(r.trial.id),
                 str(step),
                 fmt(value) if value is not None else "",
-                f"{now_minus(a.started):.0f}s",
-                _params(a.trial.params),
+                f"{now - r.started:.0f}s",
+                _params(r.trial.params),
             )
         head = Text.assemble(
             (f"{spec.name} ", "bold"),
-            f"{done}/{spec.limits.max_jobs} trials finished, {len(runner.active)} running",
+            f"{done}/{spec.limits.max_jobs} trials finished, {len(running)} running",
             f", best {spec.objective.metric}={fmt(self.best)}" if self.best is not None else "",
             f", {time.monotonic() - self._started:.0f}s",
         )
-        return Group(head, table) if runner.active else head
+        return Group(head, table) if running else head
 
     def end(self, runner, outcome) -> None:
         self.live.stop()
         super().end(runner, outcome)
 
 
-def now_minus(t: float) -> float:
-    return time.monotonic() - t
-
-
-class QuietReporter:
-    def begin(self, runner) -> None: ...
-    def trial_started(self, runner, trial, attempt, argv) -> None: ...
-    def trial_stopping(self, runner, trial, kind, reason) -> None: ...
-    def trial_ended(self, runner, trial, attempt, attempt_state) -> None: ...
-    def tick(self, runner) -> None: ...
-    def end(self, runner, outcome) -> None: ...
+__all__ = ["PlainReporter", "QuietReporter", "RichReporter"]

@@ -1,4 +1,5 @@
-"""The job store: one SQLite database per job. The only module that speaks SQL.
+"""The job store: one SQLite database per job. The only module that speaks SQL; it keeps rows of
+the records defined in :mod:`hpt.trial`.
 
 Every state change is one transaction, so a crash at any moment leaves the store consistent:
 a trial is pending, running, interrupted or finished, and a finished trial is never written
@@ -13,43 +14,19 @@ import fcntl
 import json
 import math
 import os
-import re
 import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import (
-    HptError,
-    JobLockedError,
-    JobNotFoundError,
-    StoreError,
-    TrialFinishedError,
-    UsageError,
-)
+from .errors import JobLockedError, JobNotFoundError, StoreError, TrialFinishedError
+from .paths import DB_NAME
+from .trial import FINISHED, IN_PROGRESS, INTERRUPTED, PENDING, RUNNING, Trial
 
 SCHEMA_VERSION = 1
-DB_NAME = "job.db"
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
-
-# Trial states. pending -> running -> completed | failed | stopped; running -> interrupted
-# (hpt was stopped or died) -> running again on resume; running -> pending (a retry).
-PENDING, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED = (
-    "pending",
-    "running",
-    "completed",
-    "failed",
-    "stopped",
-    "interrupted",
-)
-FINISHED = frozenset({COMPLETED, FAILED, STOPPED})
-TRIAL_STATES = (PENDING, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED)
-
-# Job statuses, as AMT's HyperParameterTuningJobStatus.
-IN_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_STOPPED = "InProgress", "Completed", "Failed", "Stopped"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -133,27 +110,6 @@ def _float(v: Any) -> float | None:
 
 
 @dataclass
-class TrialRow:
-    """One trial as stored."""
-
-    id: int
-    state: str
-    params: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 0
-    objective: float | None = None
-    objective_step: int | None = None
-    reason: str | None = None
-    created: float = 0.0
-    started: float | None = None
-    ended: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED
-
-
-@dataclass
 class JobRow:
     name: str
     spec_text: str
@@ -186,28 +142,6 @@ class AttemptRow:
     exit_code: int | None
     reason: str | None
     log_dir: str
-
-
-def check_name(name: str) -> str:
-    """A job name that cannot escape the runs directory, or :class:`UsageError`."""
-    if not isinstance(name, str) or "\x00" in name or not NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"invalid job name {name!r}: use 1-63 letters, digits, '-' or '_' (no '/', '..' or NUL)"
-        )
-    return name
-
-
-def job_dir(runs_dir: str | Path, name: str) -> Path:
-    """``<runs_dir>/<name>``, refusing any name that could point elsewhere."""
-    return Path(runs_dir) / check_name(name)
-
-
-def trial_dir(jdir: Path, trial_id: int) -> Path:
-    return jdir / "trials" / f"{trial_id:04d}"
-
-
-def attempt_dir(jdir: Path, trial_id: int, attempt: int) -> Path:
-    return trial_dir(jdir, trial_id) / f"attempt-{attempt}"
 
 
 class Store:
@@ -395,8 +329,8 @@ class Store:
     )
 
     @staticmethod
-    def _trial(r) -> TrialRow:
-        return TrialRow(
+    def _trial(r) -> Trial:
+        return Trial(
             r[0],
             r[1],
             json.loads(r[2]),
@@ -410,17 +344,17 @@ class Store:
             r[10],
         )
 
-    def trials(self) -> list[TrialRow]:
+    def trials(self) -> list[Trial]:
         rows = self._conn.execute(f"SELECT {self._TRIAL_COLS} FROM trials ORDER BY id").fetchall()
         return [self._trial(r) for r in rows]
 
-    def trial(self, trial_id: int) -> TrialRow:
+    def trial(self, trial_id: int) -> Trial:
         r = self._conn.execute(f"SELECT {self._TRIAL_COLS} FROM trials WHERE id = ?", (trial_id,)).fetchone()
         if r is None:
             raise StoreError(f"no trial {trial_id}")
         return self._trial(r)
 
-    def create_trial(self, params: dict[str, Any], info: dict[str, Any] | None = None) -> TrialRow:
+    def create_trial(self, params: dict[str, Any], info: dict[str, Any] | None = None) -> Trial:
         """A new pending trial with the next id (ids have no gaps)."""
         now = time.time()
         with self._tx() as c:
@@ -430,7 +364,7 @@ class Store:
                 (next_id, PENDING, json.dumps(params), json.dumps(info or {}), now),
             )
             self._event(c, next_id, "created", json.dumps(params))
-        return TrialRow(next_id, PENDING, dict(params), dict(info or {}), created=now)
+        return Trial(next_id, PENDING, dict(params), dict(info or {}), created=now)
 
     def _check_open(self, c, trial_id: int) -> str:
         r = c.execute("SELECT state FROM trials WHERE id = ?", (trial_id,)).fetchone()
@@ -639,22 +573,4 @@ class JobLock:
         return False
 
 
-def list_jobs(runs_dir: Path) -> list[Path]:
-    if not runs_dir.is_dir():
-        return []
-    return sorted(p for p in runs_dir.iterdir() if (p / DB_NAME).is_file() and NAME_RE.fullmatch(p.name))
-
-
-__all__ = [
-    "Store",
-    "TrialRow",
-    "JobRow",
-    "AttemptRow",
-    "JobLock",
-    "HptError",
-    "job_dir",
-    "trial_dir",
-    "attempt_dir",
-    "check_name",
-    "list_jobs",
-]
+__all__ = ["AttemptRow", "JobLock", "JobRow", "Store"]

@@ -9,8 +9,8 @@ import yaml
 from conftest import REPO, SCRIPTS, Result, hpt
 
 from hpt.spec import parse_spec
-from hpt.store import TrialRow
 from hpt.strategies import Context
+from hpt.trial import Trial
 
 __all__ = ["REPO", "SCRIPTS", "Job", "make_spec", "run_hpt", "show_json"]
 
@@ -36,13 +36,13 @@ class Job:
 
     def __init__(self, spec, seed: int = 1):
         self.spec, self.seed = spec, seed
-        self.trials: list[TrialRow] = []
+        self.trials: list[Trial] = []
         self.history: dict[int, list[tuple[int, float]]] = {}
 
-    def add(self, state: str, curve=(), bracket: int | None = 0, attempts: int = 1) -> TrialRow:
+    def add(self, state: str, curve=(), bracket: int | None = 0, attempts: int = 1) -> Trial:
         tid = len(self.trials) + 1
         info = {} if bracket is None else {"bracket": bracket}
-        t = TrialRow(tid, state, {"lr": 0.1}, info, attempts)
+        t = Trial(tid, state, {"lr": 0.1}, info, attempts)
         self.trials.append(t)
         self.history[tid] = [(i, float(v)) for i, v in enumerate(curve, start=1)]
         return t
@@ -50,7 +50,7 @@ class Job:
     def ctx(self) -> Context:
         return Context(self.spec, self.seed, list(self.trials), self.history)
 
-    def report(self, stopper, trial: TrialRow, value: float, step: int | None = None) -> str | None:
+    def report(self, stopper, trial: Trial, value: float, step: int | None = None) -> str | None:
         """Append one point to a running trial and tell the stopper, as the runner does."""
         points = self.history[trial.id]
         step = step if step is not None else (points[-1][0] + 1 if points else 1)

@@ -13,11 +13,11 @@ from conftest import hpt
 
 from hpt.space import CATEGORICAL, CONTINUOUS, INTEGER
 from hpt.spec import parse_spec
-from hpt.store import COMPLETED, FAILED, RUNNING, STOPPED, TrialRow
 from hpt.strategies import make_sampler
 from hpt.strategies.base import Context
 from hpt.strategies.bayesian import BayesianSampler, GPSampler, Posterior, _log_h, warp
 from hpt.strategies.random import RandomSampler
+from hpt.trial import COMPLETED, FAILED, RUNNING, STOPPED, Trial
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,13 +59,13 @@ def objective(space, params) -> float:
 
 def drive(sampler, spec, seed: int, n: int, value=None):
     """Ask ``n`` times, completing each trial at once; the trials as stored."""
-    trials: list[TrialRow] = []
+    trials: list[Trial] = []
     value = value or (lambda p: objective(spec.space, p))
     for i in range(1, n + 1):
         s = sampler.ask(Context(spec, seed, list(trials), {}))
         if s is None:
             break
-        trials.append(TrialRow(id=i, state=COMPLETED, params=s.params, objective=value(s.params)))
+        trials.append(Trial(id=i, state=COMPLETED, params=s.params, objective=value(s.params)))
     return trials
 
 
@@ -131,7 +131,7 @@ def test_running_and_failed_trials_count_as_taken_in_a_discrete_space(name):
     grid = list(spec.space.grid())
     states = [COMPLETED, FAILED, RUNNING]
     trials = [
-        TrialRow(id=i + 1, state=states[i % 3], params=p, objective=1.0 + i if i % 3 == 0 else None)
+        Trial(id=i + 1, state=states[i % 3], params=p, objective=1.0 + i if i % 3 == 0 else None)
         for i, p in enumerate(grid[:-1])
     ]
     s = sampler.ask(Context(spec, 0, trials, {}))
@@ -214,14 +214,14 @@ def test_no_configuration_is_suggested_twice_in_a_continuous_space():
     spec = make_spec("a: {type: continuous, min: 0.0, max: 1.0}")
     rng = np.random.default_rng(0)
     trials = [
-        TrialRow(id=i + 1, state=COMPLETED, params={"a": float(x)}, objective=float(-x + 0.3 * rng.normal()))
+        Trial(id=i + 1, state=COMPLETED, params={"a": float(x)}, objective=float(-x + 0.3 * rng.normal()))
         for i, x in enumerate(np.linspace(0.0, 1.0, 9))
     ]
     obs = [(t.params, t.objective) for t in trials]
     assert GPSampler(spec.space).suggest(obs, seed=0, index=10) == {"a": 1.0}  # the model's wish
     sampler = BayesianSampler(spec.space, False)
     for state in (COMPLETED, RUNNING):
-        trials[-1] = TrialRow(id=9, state=state, params={"a": 1.0}, objective=trials[-1].objective)
+        trials[-1] = Trial(id=9, state=state, params={"a": 1.0}, objective=trials[-1].objective)
         s = sampler.ask(Context(spec, 0, trials, {}))
         assert s is not None and s.params["a"] not in {t.params["a"] for t in trials}
 
@@ -244,7 +244,7 @@ def test_failed_trials_make_their_region_unattractive():
 
 def test_only_failures_still_give_valid_points():
     spec = make_spec(MIXED)
-    trials = [TrialRow(id=i, state=FAILED, params=p) for i, (p, _) in enumerate(_observations(spec.space), 1)]
+    trials = [Trial(id=i, state=FAILED, params=p) for i, (p, _) in enumerate(_observations(spec.space), 1)]
     s = BayesianSampler(spec.space, False).ask(Context(spec, 0, trials, {}))
     assert s is not None and set(s.params) == set(spec.space.names)
 
@@ -264,8 +264,8 @@ def test_numerical_trouble_in_the_model_falls_back_to_a_random_point(monkeypatch
 def test_stopped_trials_are_observations():
     spec = make_spec("x: {type: continuous, min: 0.0, max: 1.0}")
     obs = _observations(spec.space, 8)
-    trials = [TrialRow(id=i, state=COMPLETED, params=p, objective=v) for i, (p, v) in enumerate(obs, 1)]
-    as_stopped = [TrialRow(id=t.id, state=STOPPED, params=t.params, objective=t.objective) for t in trials]
+    trials = [Trial(id=i, state=COMPLETED, params=p, objective=v) for i, (p, v) in enumerate(obs, 1)]
+    as_stopped = [Trial(id=t.id, state=STOPPED, params=t.params, objective=t.objective) for t in trials]
     sampler = BayesianSampler(spec.space, False)
     assert sampler.ask(Context(spec, 0, trials, {})) == sampler.ask(Context(spec, 0, as_stopped, {}))
 

@@ -19,8 +19,8 @@ pytest.importorskip("distributed")
 
 import contextlib
 
+from hpt.executors.base import Exited, Launch, Output, Started  # noqa: E402
 from hpt.executors.dask import DaskExecutor  # noqa: E402
-from hpt.executors.proc import Exited, Launch, Output, Started  # noqa: E402
 from hpt.store import Store  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpt.errors import SpecError
-from hpt.store import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, STOPPED
 from hpt.strategies import make_sampler, make_stopper
 from hpt.strategies.hyperband import (
     HyperbandSampler,
@@ -27,6 +26,7 @@ from hpt.strategies.hyperband import (
     values_at_rungs,
 )
 from hpt.strategies.random import RandomSampler
+from hpt.trial import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, STOPPED
 
 # --------------------------------------------------------------------------- rung levels
 

@@ -14,9 +14,9 @@ from hb_helpers import SCRIPTS, Job, make_spec, run_hpt, show_json
 
 from hpt.errors import SpecError
 from hpt.spec import DEFAULT_MIN_STEPS, DEFAULT_MIN_TRIALS
-from hpt.store import COMPLETED, FAILED, RUNNING, STOPPED
 from hpt.strategies import NeverStop, make_stopper
 from hpt.strategies.median import MedianStopper, median_rule_stops, running_average, worse
+from hpt.trial import COMPLETED, FAILED, RUNNING, STOPPED
 
 
 def auto_spec(maximize: bool = True, **rule):

@@ -9,13 +9,10 @@ import time
 
 import pytest
 
+from hpt.executors.base import Exited, Launch, Output, Started
 from hpt.executors.proc import (
     CappedLog,
-    Exited,
-    Launch,
     LineSplitter,
-    Output,
-    Started,
     StopSignal,
     run_attempt,
 )

@@ -16,8 +16,8 @@ import psutil
 import pytest
 from conftest import FAKE, SCRIPTS, cli_env, fake_spec, hpt, wait_for
 
+from hpt.completion import converged, significant
 from hpt.jobs import stray_processes
-from hpt.runner import converged, significant
 from hpt.store import Store
 
 

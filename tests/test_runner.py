@@ -9,7 +9,7 @@ from hpt.executors import Exited, Output, Started
 from hpt.jobs import create_or_reopen
 from hpt.runner import Runner
 from hpt.spec import parse_spec
-from hpt.store import COMPLETED, JOB_COMPLETED
+from hpt.trial import COMPLETED, JOB_COMPLETED
 
 SPEC = f"""
 name: instant

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from hpt.spec import parse_spec
-from hpt.store import COMPLETED, RUNNING, TrialRow
 from hpt.strategies import Context, make_sampler
+from hpt.trial import COMPLETED, RUNNING, Trial
 
 MIXED = {
     "lr": {"type": "continuous", "min": 1e-5, "max": 1.0, "scaling": "logarithmic"},
@@ -60,7 +60,7 @@ def spec_for(strategy: str, params: dict, max_jobs: int | None = None):
 def run_asks(spec, seed: int, n: int, running_every: int = 3):
     """Ask n times, marking trials completed (or leaving some running) as a runner would."""
     sampler = make_sampler(spec)
-    trials: list[TrialRow] = []
+    trials: list[Trial] = []
     history = {}
     out = []
     for i in range(n):
@@ -74,7 +74,7 @@ def run_asks(spec, seed: int, n: int, running_every: int = 3):
         state = RUNNING if i % running_every == 0 else COMPLETED
         value = sum(hash(str(v)) % 97 for v in s.params.values()) / 97.0
         trials.append(
-            TrialRow(tid, state, dict(s.params), dict(s.info), 1, value if state == COMPLETED else None)
+            Trial(tid, state, dict(s.params), dict(s.info), 1, value if state == COMPLETED else None)
         )
         history[tid] = [(1, value)] if state == COMPLETED else []
     return out

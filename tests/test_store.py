@@ -7,17 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpt.errors import StoreError, TrialFinishedError, UsageError
-from hpt.store import (
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    PENDING,
-    RUNNING,
-    JobLock,
-    Store,
-    check_name,
-    job_dir,
-)
+from hpt.paths import check_name, job_dir
+from hpt.store import JobLock, Store
+from hpt.trial import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
 
 
 @pytest.fixture

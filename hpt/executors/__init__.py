@@ -1,28 +1,9 @@
-"""Executors start trial attempts, stream their output back as events, and stop them.
-
-The protocol every executor implements (see :class:`Executor`): ``start(launch)`` returns at
-once; the executor then puts :class:`~hpt.executors.proc.Started`, :class:`~.proc.Output` and
-finally exactly one :class:`~.proc.Exited` for that attempt on the runner's event queue.
-``stop(key)`` asks an attempt to end (SIGTERM to its process group, SIGKILL after the grace
-period); its ``Exited`` still follows. Executor threads only put events on the queue; the
-runner thread alone touches the store and the strategies.
-"""
+"""Where trials run: the protocol (``base``), local subprocesses (``local``), a Dask cluster
+(``dask``) and a simulator on a virtual clock (``sim``). :func:`executor_factory` picks one."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from .proc import Event, Exited, Key, Launch, Output, Started
-
-
-class Executor(Protocol):
-    name: str
-
-    def start(self, launch: Launch) -> None: ...
-
-    def stop(self, key: Key) -> None: ...
-
-    def close(self) -> None: ...
+from .base import Clock, Event, Executor, Exited, Key, Launch, Output, RealClock, Started
 
 
 def executor_factory(spec, kind: str | None = None, address: str | None = None):
@@ -50,4 +31,15 @@ def executor_factory(spec, kind: str | None = None, address: str | None = None):
     raise UsageError(f"unknown executor {kind!r} (local or dask)")
 
 
-__all__ = ["Executor", "Event", "Exited", "Key", "Launch", "Output", "Started", "executor_factory"]
+__all__ = [
+    "Clock",
+    "Event",
+    "Executor",
+    "Exited",
+    "Key",
+    "Launch",
+    "Output",
+    "RealClock",
+    "Started",
+    "executor_factory",
+]

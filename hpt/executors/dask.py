@@ -30,7 +30,8 @@ import uuid
 from pathlib import Path
 
 from ..errors import DependencyError, HptError
-from .proc import CappedLog, Event, Exited, Key, Launch, Output, Started, StopSignal, run_attempt
+from .base import Event, Exited, Key, Launch, Output, Started
+from .proc import CappedLog, StopSignal, run_attempt
 
 INSTALL = "pip install 'hpt[dask]'"
 #: Output streamed back per attempt before only metric lines are sent (the worker's own log
@@ -202,6 +203,14 @@ class DaskExecutor:
         if att is not None and not att.exited:
             with contextlib.suppress(Exception):
                 self._d.Event(att.stop_name, client=self.client).set()
+
+    def kill_all(self) -> None:
+        # A worker's trials can only be reached through their stop events; the worker's
+        # supervisor turns a stop into SIGKILL after the grace period.
+        with self._lock:
+            keys = [k for k, a in self._attempts.items() if not a.exited]
+        for key in keys:
+            self.stop(key)
 
     def close(self) -> None:
         with self._lock:

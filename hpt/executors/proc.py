@@ -24,70 +24,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..metrics import MAX_LINE
+from .base import Event, Exited, Launch, Output, Started
 
 MAX_LINE_BYTES = MAX_LINE * 4  # UTF-8: at most 4 bytes a character
 LOG_HEAD_BYTES = 64 * 1024 * 1024
 LOG_TAIL_BYTES = 1024 * 1024
 LAUNCHER = str(Path(__file__).resolve().parent.parent / "_launcher.py")
-
-Key = tuple[int, int]  # (trial id, attempt)
-
-
-@dataclass(frozen=True)
-class Launch:
-    """Everything needed to start one trial attempt.
-
-    ``env`` holds only what hpt adds; it is laid over the environment of the machine the
-    attempt runs on.
-    """
-
-    trial_id: int
-    attempt: int
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    cwd: str
-    log_dir: str
-    grace: float = 5.0
-    resources: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def key(self) -> Key:
-        return (self.trial_id, self.attempt)
-
-
-@dataclass(frozen=True)
-class Started:
-    key: Key
-    pid: int | None
-    pgid: int | None
-    host: str
-
-
-@dataclass(frozen=True)
-class Output:
-    """Complete lines read from one stream in one read (batched: a line flood costs few events)."""
-
-    key: Key
-    stream: str  # "stdout" | "stderr"
-    lines: tuple[str, ...]
-    time: float
-
-
-@dataclass(frozen=True)
-class Exited:
-    """How an attempt ended: ``exit_code`` (negative: killed by that signal) or ``error``."""
-
-    key: Key
-    exit_code: int | None
-    error: str | None = None
-    time: float = 0.0
-
-
-Event = Started | Output | Exited
 
 _BREAK = re.compile(rb"\r\n|\r|\n")
 

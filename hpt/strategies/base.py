@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..spec import Spec
-from ..store import COMPLETED, TrialRow
+from ..trial import COMPLETED, Trial
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Context:
 
     spec: Spec
     seed: int
-    trials: Sequence[TrialRow]
+    trials: Sequence[Trial]
     history: Mapping[int, list[tuple[int, float]]]
 
     @property
@@ -44,7 +44,7 @@ class Context:
     def next_trial_id(self) -> int:
         return len(self.trials) + 1
 
-    def completed(self) -> list[TrialRow]:
+    def completed(self) -> list[Trial]:
         return [
             t
             for t in self.trials
@@ -59,7 +59,7 @@ class Sampler(Protocol):
 
 
 class Stopper(Protocol):
-    def on_report(self, ctx: Context, trial: TrialRow, step: int, value: float) -> str | None:
+    def on_report(self, ctx: Context, trial: Trial, step: int, value: float) -> str | None:
         """Called after each objective point of a running trial: a reason to stop it, or None."""
         ...
 
@@ -67,5 +67,5 @@ class Stopper(Protocol):
 class NeverStop:
     """The stopper of ``early_stopping: off``."""
 
-    def on_report(self, ctx: Context, trial: TrialRow, step: int, value: float) -> str | None:
+    def on_report(self, ctx: Context, trial: Trial, step: int, value: float) -> str | None:
         return None

@@ -77,7 +77,7 @@ from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
 from ..space import CONTINUOUS, Space
-from ..store import COMPLETED, FAILED, STOPPED
+from ..trial import COMPLETED, FAILED, STOPPED
 from .base import Context, Suggestion
 
 #: Above this many observations the kernel hyperparameters are fitted on a subsample.

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from ..errors import HptError
 from ..spec import Spec
-from ..store import COMPLETED, FAILED, RUNNING, STOPPED
+from ..trial import COMPLETED, FAILED, RUNNING, STOPPED
 from .base import Context, Sampler, Suggestion
 
 # --------------------------------------------------------------------------- pure functions

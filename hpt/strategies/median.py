@@ -26,7 +26,7 @@ import statistics
 from collections.abc import Sequence
 
 from ..spec import Spec
-from ..store import COMPLETED, STOPPED
+from ..trial import COMPLETED, STOPPED
 from .base import Context
 from .hyperband import objective_so_far
 

@@ -1,0 +1,59 @@
+"""A trial attempt's launch, prepared in one place: its directory, ``params.json``, argv and env.
+
+:func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
+crash between creating a trial and starting it cannot leave a trial without it), renders the
+command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
+gets. A placeholder that cannot be rendered raises :class:`~hpt.command.TemplateError`; the
+runner records it as the trial's failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .executors.base import Launch
+from .paths import attempt_dir, trial_dir
+from .trial import Trial
+
+
+def params_of(spec, trial: Trial) -> dict:
+    """What ``params.json`` holds: the tuned, then the static hyperparameters."""
+    return {**trial.params, **{k: v.value for k, v in spec.static}}
+
+
+def write_params(tdir: Path, params: dict) -> None:
+    tdir.mkdir(parents=True, exist_ok=True)
+    tmp = tdir / f".params.json.{os.getpid()}"
+    tmp.write_text(json.dumps(params, indent=2) + "\n")
+    os.replace(tmp, tdir / "params.json")
+
+
+def prepare(spec, jdir: Path, trial: Trial, attempt: int) -> Launch:
+    """The launch of ``attempt`` of ``trial`` in job directory ``jdir`` (absolute)."""
+    tdir = trial_dir(jdir, trial.id)
+    params = params_of(spec, trial)
+    write_params(tdir, params)
+    builtins = {"trial_id": str(trial.id), "trial_dir": str(tdir), "job_dir": str(jdir)}
+    argv, env = spec.render(trial.params, builtins)
+    env.update(
+        HPT_JOB_NAME=spec.name,
+        HPT_JOB_DIR=str(jdir),
+        HPT_TRIAL_ID=str(trial.id),
+        HPT_TRIAL_DIR=str(tdir),
+        HPT_ATTEMPT=str(attempt),
+    )
+    return Launch(
+        trial_id=trial.id,
+        attempt=attempt,
+        argv=tuple(argv),
+        env=env,
+        cwd=str(spec.workdir),
+        log_dir=str(attempt_dir(jdir, trial.id, attempt)),
+        grace=spec.limits.stop_grace_period,
+        params=params,
+    )
+
+
+__all__ = ["params_of", "prepare", "write_params"]

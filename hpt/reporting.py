@@ -1,0 +1,82 @@
+"""The reporter protocol: what the runner tells whoever watches a job, and what they may read.
+
+The runner calls a :class:`Reporter` as things happen; each call gets a :class:`RunView`, the
+read-only face of the run (the spec, every trial, the trials running now). A reporter never
+changes anything. :class:`QuietReporter` says nothing; ``hpt.progress`` has the plain-text and
+live-terminal reporters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .trial import Trial
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    """A trial attempt that runs now: since when (the runner's clock), and its latest objective
+    point ``(step, value)``, if any."""
+
+    trial: Trial
+    attempt: int
+    started: float
+    last_point: tuple[int, float] | None
+
+
+class RunView(Protocol):
+    """What a reporter may read about the run."""
+
+    @property
+    def spec(self) -> Any: ...
+
+    @property
+    def trials(self) -> Sequence[Trial]:
+        """Every trial of the job, in id order (those from earlier runs included)."""
+        ...
+
+    @property
+    def running(self) -> list[RunningTrial]:
+        """The attempts running now, by trial id."""
+        ...
+
+    def now(self) -> float:
+        """The runner's clock, comparable with :attr:`RunningTrial.started`."""
+        ...
+
+
+class Reporter(Protocol):
+    def begin(self, run: RunView) -> None: ...
+
+    def note(self, text: str) -> None:
+        """A message for the user (a warning, "resuming the job")."""
+        ...
+
+    def trial_started(self, run: RunView, trial: Trial, attempt: int, argv: Sequence[str]) -> None: ...
+
+    def trial_stopping(self, run: RunView, trial: Trial, kind: str, reason: str) -> None: ...
+
+    def trial_ended(self, run: RunView, trial: Trial, attempt: int, attempt_state: str) -> None: ...
+
+    def tick(self, run: RunView) -> None:
+        """Called about every tenth of a second while the job runs."""
+        ...
+
+    def end(self, run: RunView, ending: Any) -> None: ...
+
+
+class QuietReporter:
+    """Says nothing."""
+
+    def begin(self, run: RunView) -> None: ...
+    def note(self, text: str) -> None: ...
+    def trial_started(self, run: RunView, trial: Trial, attempt: int, argv: Sequence[str]) -> None: ...
+    def trial_stopping(self, run: RunView, trial: Trial, kind: str, reason: str) -> None: ...
+    def trial_ended(self, run: RunView, trial: Trial, attempt: int, attempt_state: str) -> None: ...
+    def tick(self, run: RunView) -> None: ...
+    def end(self, run: RunView, ending: Any) -> None: ...
+
+
+__all__ = ["QuietReporter", "Reporter", "RunView", "RunningTrial"]
