@@ -3,9 +3,8 @@
 Runs :class:`~hpt.strategies.bayesian.BayesianSampler` on the problems of ``objectives.py``
 without subprocesses: the sampler sees exactly the trial rows the runner would give it. With
 ``--parallel K`` the K workers are simulated with seeded, varying trial durations (log-normal),
-so completions arrive out of order as they do with real trials: the runner's loop is followed,
-filling every free slot with a suggestion that sees the running trials as pending, then
-completing whichever trial ends first. Results are deterministic for a given code, seed, K and
+so completions arrive out of order as they do with real trials: the real runner drives the
+simulated executor (``hpt.executors.sim``) on a virtual clock. Results are deterministic for a given code, seed, K and
 ``--draw`` (the stream of durations), so two variants can be compared on the same seeds, and the
 same code on other completion orders; the real benchmark (``bayes_suite.py``, through the CLI)
 remains the measurement of record.
@@ -26,7 +25,6 @@ runs are behind the sequential ones at the end, and where along the way they fel
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import math
 import sys
@@ -75,36 +73,47 @@ def simulate(
 ) -> dict:
     """One run; ``values`` are the objectives in trial-id order, ``order`` the completion order.
 
-    ``draw`` picks another seeded stream of trial durations (it changes nothing at one worker);
-    ``extra_initial`` lengthens the sampler's initial design by that many trials.
+    The real runner drives the simulated executor: trial ``n`` takes a seeded log-normal time
+    and prints its objective as it ends. ``draw`` picks another stream of durations (it changes
+    nothing at one worker); ``extra_initial`` lengthens the sampler's initial design.
     """
-    from hpt.strategies.base import Context
-    from hpt.strategies.bayesian import BayesianSampler
-    from hpt.trial import COMPLETED, RUNNING, Trial
+    import tempfile
+
+    from hpt.executors.sim import SimExecutor, SimTrial
+    from hpt.jobs import create_or_reopen
+    from hpt.runner import Runner
 
     prob = PROBLEMS[problem]
     spec = make_spec(problem, budget, parallel, seed)
-    sampler = BayesianSampler(spec.space, spec.objective.maximize)
-    sampler.gp.n_initial += extra_initial
     durations = np.random.default_rng([seed, 0xD0 + draw]).lognormal(0.0, 0.5, size=budget)
-    trials: list = []
-    running: list[tuple[float, int]] = []  # (end time, trial id) heap
-    now, order, ask_seconds = 0.0, [], []
-    while len(trials) < budget or running:
-        while len(running) < parallel and len(trials) < budget:
-            t0 = time.perf_counter()
-            s = sampler.ask(Context(spec, seed, list(trials), {}))
-            ask_seconds.append(time.perf_counter() - t0)
-            tid = len(trials) + 1
-            trials.append(Trial(id=tid, state=RUNNING, params=s.params, info=dict(s.info)))
-            heapq.heappush(running, (now + float(durations[tid - 1]), tid))
-        now, tid = heapq.heappop(running)
-        t = trials[tid - 1]
-        trials[tid - 1] = Trial(
-            id=tid, state=COMPLETED, params=t.params, info=t.info, objective=prob.fn(t.params)
-        )
-        order.append(tid)
+
+    def behaviour(launch):
+        value = prob.fn(launch.params)
+        return SimTrial(((float(durations[launch.trial_id - 1]), f"value={value!r}"),))
+
+    sim = SimExecutor(behaviour)
+    ask_seconds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store, spec, _ = create_or_reopen(spec, Path(tmp))
+        try:
+            runner = Runner(spec, store, sim.factory, seed=seed, clock=sim.clock, poll_interval=math.inf)
+            runner.sampler.gp.n_initial += extra_initial
+            ask = runner.sampler.ask
+
+            def timed_ask(ctx):
+                t0 = time.perf_counter()
+                try:
+                    return ask(ctx)
+                finally:
+                    ask_seconds.append(time.perf_counter() - t0)
+
+            runner.sampler.ask = timed_ask
+            runner.run()
+            trials = store.trials()
+        finally:
+            store.close()
     values = [t.objective for t in trials]
+    order = [t.id for t in sorted(trials, key=lambda t: (t.ended, t.id))]
     ref = _reference(problem)
     return {
         "problem": problem,

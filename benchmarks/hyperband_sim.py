@@ -2,16 +2,15 @@
 
 The real benchmark (``hyperband_bench.py``) runs hpt through its CLI, which costs minutes per
 seed; the median of a few seeds of an epochs-to-target count is noisy (random search's count is
-a geometric variable). This script replays the synthetic task in simulated time, one tick per
-epoch, with hpt's own sampler and stopper (``HyperbandSampler``, ``HyperbandStopper``: the
-code under test, not a re-implementation), 2 trials at a time, a stopped trial printing
-nothing after the decision (as hpt stops it now; ``--overshoot 1`` replays the one extra epoch
-that stopped trials printed before the stop request woke the supervising thread), and the same
-configurations as the real runs for a given seed. It prints, for each number of brackets, the median over seeds
-of the epochs needed to reach the target, relative to full-budget random search on the same
-seeds, on the benchmark's curves and on variants of the curve family (faster or slower
-learning-rate effects, more overfitting, another power law), with the rank correlation
-between early and final accuracy of each family.
+a geometric variable). This script runs the synthetic task on hpt's real runner with the
+simulated executor (``hpt.executors.sim``): one virtual second per epoch, 2 trials at a time, a
+stopped trial printing nothing after the decision (``--overshoot 1``: one more epoch, as a
+trial that trains faster than a stop lands), and the same configurations as the real runs for
+a given seed. It prints, for each number of brackets, the median over seeds of the epochs
+needed to reach the target, relative to full-budget random search on the same seeds, on the
+benchmark's curves and on variants of the curve family (faster or slower learning-rate
+effects, more overfitting, another power law), with the rank correlation between early and
+final accuracy of each family.
 
     python benchmarks/hyperband_sim.py --seeds 100
 """
@@ -19,7 +18,6 @@ between early and final accuracy of each family.
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import statistics
 import sys
@@ -35,10 +33,8 @@ from hyperband_bench import DATA, POOL_SEED, TASKS, spec_data  # noqa: E402
 from synthetic_curve import curve  # noqa: E402
 
 from hpt.spec import parse_spec  # noqa: E402
-from hpt.strategies import Context  # noqa: E402
-from hpt.strategies.hyperband import HyperbandSampler, HyperbandStopper, max_bracket  # noqa: E402
+from hpt.strategies.hyperband import max_bracket  # noqa: E402
 from hpt.strategies.random import RandomSampler  # noqa: E402
-from hpt.trial import COMPLETED, RUNNING, STOPPED, Trial  # noqa: E402
 
 R = 81
 CAP = 3000  # trials, as the real benchmark's cap for hyperband
@@ -59,45 +55,37 @@ def hb_spec(brackets: int):
 
 
 def simulate(spec, seed: int, target: float, model: dict, parallel: int = 2, overshoot: int = 0):
-    """Epochs until a finished trial reaches ``target`` (None if the cap comes first)."""
-    sampler, stopper = HyperbandSampler(spec), HyperbandStopper(spec)
-    trials: list[Trial] = []
-    history: dict[int, list] = {}
-    curves, stop_at = {}, {}
-    ctx = Context(spec, seed, trials, history)  # the same lists, updated in place
-    events: list[tuple[int, int, int]] = []  # (tick, trial id, step)
-    epochs, best = 0, None
+    """Epochs until a finished trial reaches ``target`` (None if the cap comes first): the real
+    runner on the simulated executor, one virtual second per epoch."""
+    import dataclasses
+    import tempfile
 
-    def start(now: int) -> None:
-        s = sampler.ask(ctx)
-        t = Trial(len(trials) + 1, RUNNING, s.params, s.info, 1)
-        trials.append(t)
-        history[t.id] = []
-        p = s.params
-        curves[t.id] = curve(p["lr"], p["wd"], p["width"], p["dropout"], R, **model)
-        heapq.heappush(events, (now + 1, t.id, 1))
+    from hpt.executors.sim import SimTrial, run_simulated
+    from hpt.spec import Completion
 
-    for _ in range(parallel):
-        start(0)
-    while events:
-        now, tid, step = heapq.heappop(events)
-        t, value = trials[tid - 1], curves[tid][step - 1]
-        epochs += 1
-        history[tid].append((step, value))
-        done = step == R or (tid in stop_at and step >= stop_at[tid])
-        if not done and tid not in stop_at and stopper.on_report(ctx, t, step, value):
-            stop_at[tid] = step + overshoot
-            done = overshoot == 0
-        if done:
-            t.state = STOPPED if tid in stop_at else COMPLETED
-            best = value if best is None else max(best, value)
-            if best >= target:
-                return epochs
-            if len(trials) < CAP:
-                start(now)
-        else:
-            heapq.heappush(events, (now + 1, tid, step + 1))
-    return None
+    spec = dataclasses.replace(
+        spec,
+        random_seed=seed,
+        completion=Completion(target=target),
+        limits=dataclasses.replace(spec.limits, max_jobs=CAP, max_parallel_jobs=parallel),
+    )
+
+    def behaviour(launch):
+        p = launch.params
+        values = curve(p["lr"], p["wd"], p["width"], p["dropout"], R, **model)
+        return SimTrial.curve([f"val_acc={v!r}" for v in values])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result, _ = run_simulated(spec, behaviour, tmp, stop_delay=overshoot)
+        if "target" not in (result.reason or ""):
+            return None
+        from hpt.store import Store
+
+        store = Store.open(result.job_dir)
+        try:
+            return sum(len(store.points(t.id, spec.objective.metric)) for t in result.trials)
+        finally:
+            store.close()
 
 
 def random_epochs(seed: int, target: float, model: dict) -> int | None:
