@@ -229,12 +229,16 @@ def test_stop_reaches_the_trial_on_the_worker(cluster, tmp_path):
         )
         ex.start(launch)
         got = []
-        while not any(isinstance(e, Output) for e in got):
+        for _ in range(1000):  # a handful of events come before the first line
             got.append(events.get(timeout=60))
+            if isinstance(got[-1], Output):
+                break
         assert isinstance(got[0], Started)
         t0 = time.monotonic()
         ex.stop(launch.key)
-        while not isinstance(got[-1], Exited):
+        for _ in range(1000):  # at most the trial's 600 lines, then its exit
+            if isinstance(got[-1], Exited):
+                break
             got.append(events.get(timeout=30))
         latency = time.monotonic() - t0
         assert got[-1].exit_code == -signal.SIGTERM

@@ -41,6 +41,16 @@ def running_attempts(jdir: Path) -> int:
         store.close()
 
 
+def job_status(jdir: Path) -> str | None:
+    if not (jdir / "job.db").exists():
+        return None
+    store = Store.open(jdir)
+    try:
+        return store.job().status
+    finally:
+        store.close()
+
+
 def alive(pids) -> list[int]:
     out = []
     for pid in pids:
@@ -228,7 +238,9 @@ def test_hostile_output_keeps_memory_bounded_and_metrics_parse(write_spec, runs)
     proc = start("run", spec, "--runs-dir", runs, "-o", "json")
     me = psutil.Process(proc.pid)
     peak = 0
+    deadline = time.monotonic() + 120
     while proc.poll() is None:
+        assert time.monotonic() < deadline, "hpt did not finish the hostile job"
         try:
             peak = max(peak, me.memory_info().rss)
         except psutil.NoSuchProcess:
@@ -300,21 +312,33 @@ def test_fault_injection_sigkill_ten_times(write_spec, runs):
     jdir = runs / "faults"
     rng = random.Random(20261127)
     kills = 0
-    while kills < 10:
-        proc = start("run", spec, "--runs-dir", runs)
+    proc = start("run", spec, "--runs-dir", runs)
+    # Bounded: each turn either kills a run or sees it finish (and then raises max_jobs by 4),
+    # so 40 turns are far more than 10 kills need; the deadline guards a hung hpt.
+    deadline = time.monotonic() + 150
+    for _ in range(40):
+        if kills == 10:
+            break
+        assert time.monotonic() < deadline, f"only {kills} kills before the deadline"
         time.sleep(rng.uniform(0.3, 1.8))
-        if proc.poll() is not None:  # finished before we could kill it: extend it, go on
-            proc.communicate()
-            max_jobs += 4
-            assert hpt("resume", "faults", "--max-jobs", max_jobs, "-q", runs_dir=runs).code == 0
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+            kills += 1
+        else:
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err
+        status = job_status(jdir)
+        if status is None:  # killed before the job existed
+            proc = start("run", spec, "--runs-dir", runs)
             continue
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        kills += 1
-    r = hpt("run", spec, "--runs-dir", runs, "-o", "json")
-    if r.code == 2 and "already ran" in r.err:  # the last resume finished it
-        r = hpt("show", "faults", "-o", "json", runs_dir=runs)
-    doc = r.json()
+        if status == "Completed":  # it finished before the kill: extend the job, go on
+            max_jobs += 4
+        proc = start("resume", "faults", "--max-jobs", max_jobs, "--runs-dir", runs)
+    assert kills == 10
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    doc = show(runs, "faults")
     assert doc["status"] == "Completed"
     trials = show(runs, "faults")["trial_list"]
     assert [t["trial_id"] for t in trials] == list(range(1, max_jobs + 1))  # no loss, no gaps
