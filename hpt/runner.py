@@ -19,11 +19,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from .command import TemplateError
 from .executors.proc import Event, Exited, Key, Launch, Output, Started
 from .metrics import MetricParser, ObjectiveTracker
 from .report import best_trial
-from .spec import AMT_FAILED_WITHOUT_SUCCESS, Spec
+from .spec import AMT_FAILED_WITHOUT_SUCCESS, Spec, TemplateError
 from .store import (
     COMPLETED,
     FAILED,

@@ -1,0 +1,59 @@
+"""The spec: the only package that reads YAML, split by stage.
+
+- :mod:`~hpt.spec.model`: the frozen dataclasses of a validated spec, and their defaults;
+- :mod:`~hpt.spec.load`: ``load_spec``/``parse_spec``, the entry that runs the stages below;
+- :mod:`~hpt.spec.yamlio`: line-aware, safe YAML (YAML 1.2 core scalars, positions, texts);
+- :mod:`~hpt.spec.schema_errors`: the JSON Schema and its errors in words, with lines;
+- :mod:`~hpt.spec.rules`: the rules a schema cannot express;
+- :mod:`~hpt.spec.render`: a trial's argv and environment from the templates.
+
+Every problem is reported at once as ``path (line L, col C): message``.
+"""
+
+from __future__ import annotations
+
+from .load import load_spec, parse_spec
+from .model import (
+    AMT_FAILED_WITHOUT_SUCCESS,
+    DEFAULT_BRACKETS,
+    DEFAULT_GRACE,
+    DEFAULT_MIN_STEPS,
+    DEFAULT_MIN_TRIALS,
+    EPOCH_KEYS,
+    STRATEGIES,
+    Completion,
+    EarlyStoppingRule,
+    ExecutorConfig,
+    Hyperband,
+    Limits,
+    Metric,
+    Objective,
+    Spec,
+)
+from .render import TemplateError, Value
+from .rules import parse_duration
+from .schema_errors import schema
+
+__all__ = [
+    "AMT_FAILED_WITHOUT_SUCCESS",
+    "DEFAULT_BRACKETS",
+    "DEFAULT_GRACE",
+    "DEFAULT_MIN_STEPS",
+    "DEFAULT_MIN_TRIALS",
+    "EPOCH_KEYS",
+    "STRATEGIES",
+    "Completion",
+    "EarlyStoppingRule",
+    "ExecutorConfig",
+    "Hyperband",
+    "Limits",
+    "Metric",
+    "Objective",
+    "Spec",
+    "TemplateError",
+    "Value",
+    "load_spec",
+    "parse_duration",
+    "parse_spec",
+    "schema",
+]
