@@ -28,6 +28,8 @@ DEFAULT_MIN_STEPS = 3
 #: ...nor before this many earlier trials (completed or stopped) exist.
 DEFAULT_MIN_TRIALS = 5
 AMT_FAILED_WITHOUT_SUCCESS = 5
+#: Limits that may be raised when a job is resumed; every other field defines the job.
+RAISABLE_LIMITS = ("max_jobs", "max_parallel_jobs", "max_runtime")
 
 
 @dataclass(frozen=True)
