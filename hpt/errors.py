@@ -74,3 +74,9 @@ class DependencyError(HptError):
     """An optional dependency (an extra) is not installed."""
 
     exit_code = 2
+
+
+class StoredSpecError(HptError):
+    """A job's stored spec cannot be read: written by a newer hpt, or damaged."""
+
+    exit_code = 2

@@ -3,7 +3,7 @@
 :func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
 crash between creating a trial and starting it cannot leave a trial without it), renders the
 command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
-gets. A placeholder that cannot be rendered raises :class:`~hpt.command.TemplateError`; the
+gets. A placeholder that cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the
 runner records it as the trial's failure.
 """
 

@@ -16,7 +16,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from .command import TemplateError
 from .completion import Criteria, Ending, format_seconds
 from .executors.base import Clock, Event, Exited, Key, Launch, Output, RealClock, Started
 from .launch import prepare
@@ -24,6 +23,7 @@ from .metrics import MetricParser, ObjectiveTracker
 from .outcome import EARLY, TIMEOUT, USER, AttemptEnd, decide
 from .paths import attempt_dir
 from .reporting import QuietReporter, Reporter, RunningTrial
+from .spec import TemplateError
 from .store import Store
 from .strategies import Context, make_sampler, make_stopper
 from .trial import FAILED, FINISHED, INTERRUPTED, JOB_STOPPED, PENDING, RUNNING, Trial

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hpt.command import TemplateError, Value, build_argv, fields, render
+from hpt.spec.render import TemplateError, Value, build_argv, fields, render
 
 
 def V(v, text=None):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from hpt.yamlio import YamlLoadError, load
+from hpt.spec.yamlio import YamlLoadError, load
 
 
 def test_core_schema_scalars():

@@ -1,4 +1,4 @@
-"""Placeholders in the command and the environment.
+"""Rendering one trial's argv and environment from the spec's templates.
 
 ``{name}`` is replaced by the value's text (a categorical or static value exactly as written in
 the spec), ``{name:FORMAT}`` by ``format(value, FORMAT)``, ``{{``/``}}`` by literal braces, and
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Spec
 
 BUILTINS = ("trial_id", "trial_dir", "job_dir")
 ARGS = "args"
@@ -95,3 +98,23 @@ def build_argv(
         else:
             argv.append(render(element, values))
     return argv
+
+
+def placeholder_values(spec: Spec, params: dict[str, Any], builtins: dict[str, str]) -> dict[str, Value]:
+    """Every placeholder of one trial: static values, its hyperparameters, the built-ins."""
+    values = dict(spec.static)
+    for name, v in params.items():
+        values[name] = Value(v, text_of(v))
+    for name, v in builtins.items():
+        values[name] = Value(v, str(v))
+    return values
+
+
+def trial_command(
+    spec: Spec, params: dict[str, Any], builtins: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """argv and extra environment of one trial."""
+    values = placeholder_values(spec, params, builtins)
+    argv = build_argv(spec.command, values, spec.arg_names)
+    env = {k: render(t, values) for k, t in spec.env}
+    return argv, env

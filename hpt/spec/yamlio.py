@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem
+from ..errors import Problem
 
 # Guards against hostile documents: alias bombs and pathological nesting.
 MAX_NODES = 100_000
