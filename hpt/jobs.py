@@ -11,41 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import HptError, JobExistsError, UsageError
+from .errors import HptError, JobExistsError, StoreError, UsageError
 from .paths import check_name, job_dir
-from .spec import Spec, parse_duration, parse_spec
+from .spec import RAISABLE_LIMITS, Spec, from_canonical, parse_duration, parse_spec, to_canonical
+from .spec.canonical import differences, identity
 from .store import JobLock, Store
 from .trial import IN_PROGRESS, JOB_COMPLETED, JOB_FAILED
-
-#: Limits that may be raised when a job is resumed; everything else must stay the same.
-RAISABLE = ("max_jobs", "max_parallel_jobs", "max_runtime")
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out or {prefix: {}}
-    if isinstance(data, list):
-        out = {}
-        for i, v in enumerate(data):
-            out.update(flatten(v, f"{prefix}[{i}]"))
-        return out or {prefix: []}
-    return {prefix: data}
-
-
-def spec_diff(old: dict, new: dict) -> list[str]:
-    """Human-readable differences between two spec documents: ``path: old -> new``."""
-    a, b = flatten(old), flatten(new)
-    lines = []
-    for key in sorted(set(a) | set(b)):
-        if key == "name":
-            continue
-        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
-        if va != vb and not (isinstance(va, float) and isinstance(vb, float) and va != va and vb != vb):
-            lines.append(f"{key}: {va!r} -> {vb!r}")
-    return lines
 
 
 def _limit_seconds(value: Any) -> float | None:
@@ -89,32 +60,32 @@ def apply_overrides(spec: Spec, overrides: dict[str, Any]) -> Spec:
 
 
 def stored_spec(store: Store) -> Spec:
-    """The spec a job was created with, plus the limits raised since."""
+    """The spec a job was created with, plus the limits raised since.
+
+    Read from the job's canonical form, without validating again: a job stays readable when a
+    rule has changed since, or its workdir has moved. A job written before the canonical form
+    existed (store version 1) is validated once, from its text, and upgraded.
+    """
     job = store.job()
-    spec = parse_spec(job.spec_text, source=job.spec_source, base_dir=Path(job.base_dir))
-    spec = dataclasses.replace(spec, name=job.name)
+    if store.version < 2:
+        spec = parse_spec(job.spec_text, source=job.spec_source, base_dir=Path(job.base_dir))
+        form = to_canonical(dataclasses.replace(spec, name=job.name))
+        with contextlib.suppress(StoreError):  # a read-only store is read as it is
+            store.upgrade_spec(form)
+    else:
+        form = job.spec
+    spec = dataclasses.replace(from_canonical(form), name=job.name)
     return apply_overrides(spec, job.overrides)
 
 
 def raised_limits(old: Spec, new: Spec) -> dict[str, Any]:
     """Limits the new spec raises over the old one, as overrides."""
     out = {}
-    for key in RAISABLE:
+    for key in RAISABLE_LIMITS:
         a, b = getattr(old.limits, key), getattr(new.limits, key)
         if b is not None and (a is None or b > a):
             out[key] = b
     return out
-
-
-def _comparable(data: dict) -> dict:
-    # Where trials run is not part of the search: a job may resume on another cluster.
-    d = {k: v for k, v in data.items() if k not in ("name", "executor")}
-
-    limits = dict(d.get("limits") or {})
-    for key in RAISABLE:
-        limits.pop(key, None)
-    d["limits"] = limits
-    return d
 
 
 def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
@@ -129,7 +100,7 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
             jdir,
             name=spec.name,
             spec_text=spec.text,
-            spec_data=spec.data,
+            spec=to_canonical(spec),
             spec_source=spec.source,
             base_dir=str(spec.base_dir),
             seed=seed,
@@ -139,9 +110,7 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
     try:
         job = store.job()
         old = stored_spec(store)
-        diff = spec_diff(_comparable(job.spec_data), _comparable(spec.data))
-        if str(old.base_dir) != str(spec.base_dir):
-            diff.append(f"spec location: {old.base_dir} -> {spec.base_dir}")
+        diff = differences(identity(to_canonical(old)), identity(to_canonical(spec)))
         if diff:
             raise JobExistsError(
                 f"job {spec.name!r} already exists with a different spec ({jdir}):\n  "
@@ -151,7 +120,7 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
                 + "`"
             )
         raised = raised_limits(old, spec)
-        for key in RAISABLE:
+        for key in RAISABLE_LIMITS:
             if (
                 getattr(spec.limits, key) is not None
                 and getattr(old.limits, key) is not None
@@ -264,4 +233,4 @@ def prepare(store: Store, spec: Spec, lock: JobLock, overrides: dict | None) -> 
     return interrupted
 
 
-__all__ = ["create_or_reopen", "reopen", "prepare", "stored_spec", "spec_diff", "HptError"]
+__all__ = ["create_or_reopen", "reopen", "prepare", "stored_spec", "HptError"]

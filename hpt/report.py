@@ -170,7 +170,7 @@ def job_line(path: Path) -> dict[str, Any] | None:
     try:
         job = store.job()
         trials = store.trials()
-        maximize = (job.spec_data.get("objective") or {}).get("type") == "maximize"
+        maximize = (job.spec.get("objective") or {}).get("type") == "maximize"
         best = best_trial(trials, maximize)
         return {
             "job": job.name,

@@ -26,7 +26,10 @@ from .errors import JobLockedError, JobNotFoundError, StoreError, TrialFinishedE
 from .paths import DB_NAME
 from .trial import FINISHED, IN_PROGRESS, INTERRUPTED, PENDING, RUNNING, Trial
 
-SCHEMA_VERSION = 1
+#: The schema this hpt writes. Version 1 (before the canonical spec) is read, and upgraded by
+#: :func:`hpt.jobs.stored_spec` when the job is opened.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,8 +115,8 @@ def _float(v: Any) -> float | None:
 @dataclass
 class JobRow:
     name: str
-    spec_text: str
-    spec_data: dict
+    spec_text: str  # the spec as the user wrote it
+    spec: dict  # its canonical form (hpt.spec.canonical); in a version-1 store, the raw YAML data
     spec_source: str
     base_dir: str
     seed: int
@@ -151,6 +154,7 @@ class Store:
         self.path = path
         self.dir = path.parent
         self._conn = conn
+        self.version = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ opening
 
@@ -170,7 +174,7 @@ class Store:
         *,
         name: str,
         spec_text: str,
-        spec_data: dict,
+        spec: dict,
         spec_source: str,
         base_dir: str,
         seed: int,
@@ -200,7 +204,7 @@ class Store:
                     (
                         name,
                         spec_text,
-                        json.dumps(spec_data),
+                        json.dumps(spec),
                         spec_source,
                         base_dir,
                         seed,
@@ -231,12 +235,16 @@ class Store:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{path} is not an hpt job database ({exc})") from None
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
+        if version not in READABLE_VERSIONS:
             conn.close()
             raise StoreError(
-                f"{path} has store schema version {row[0] if row else '?'}; this hpt reads version {SCHEMA_VERSION}"
+                f"{path} has store schema version {row[0] if row else '?'}; this hpt reads versions "
+                + ", ".join(map(str, READABLE_VERSIONS))
             )
-        return cls(path, conn)
+        store = cls(path, conn)
+        store.version = version
+        return store
 
     def close(self) -> None:
         self._conn.close()
@@ -294,6 +302,13 @@ class Store:
                 (status, reason, now, ended, elapsed),
             )
             self._event(c, None, "job_" + status.lower(), reason)
+
+    def upgrade_spec(self, spec: dict) -> None:
+        """Store the canonical form of a version-1 job's spec, making the store version 2."""
+        with self._tx() as c:
+            c.execute("UPDATE job SET spec_json = ? WHERE id = 1", (json.dumps(spec),))
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.version = SCHEMA_VERSION
 
     def set_elapsed(self, elapsed: float) -> None:
         with self._tx() as c:

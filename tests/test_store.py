@@ -18,7 +18,7 @@ def store(tmp_path):
         tmp_path / "job",
         name="job",
         spec_text="x",
-        spec_data={"a": 1},
+        spec={"a": 1},
         spec_source="s.yaml",
         base_dir="/",
         seed=5,
@@ -34,7 +34,7 @@ def test_create_and_reopen(tmp_path, store):
     assert again.job().seed == 5 and again.trials()[0].info == {"grid_index": 0}
     with pytest.raises(StoreError):
         Store.create(
-            tmp_path / "job", name="job", spec_text="x", spec_data={}, spec_source="", base_dir="/", seed=1
+            tmp_path / "job", name="job", spec_text="x", spec={}, spec_source="", base_dir="/", seed=1
         )
 
 
@@ -87,7 +87,7 @@ def test_float_round_trip(tmp_path_factory, values):
         tmp_path_factory.mktemp("j") / "job",
         name="j",
         spec_text="",
-        spec_data={},
+        spec={},
         spec_source="",
         base_dir="/",
         seed=0,
