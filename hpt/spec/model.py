@@ -21,7 +21,7 @@ STRATEGIES = ("grid", "random", "bayesian", "hyperband")
 EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "numepochs", "n-epochs")
 DEFAULT_GRACE = 5.0
 #: hyperband uses this many of its most aggressive brackets unless ``hyperband.brackets`` says
-#: otherwise (fewer when fewer exist): see the README's "Hyperband and early stopping".
+#: otherwise (fewer when fewer exist): see docs/strategies.md.
 DEFAULT_BRACKETS = 2
 #: ``early_stopping_rule`` defaults: the median rule judges no trial before this step...
 DEFAULT_MIN_STEPS = 3

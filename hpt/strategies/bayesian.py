@@ -16,9 +16,8 @@ The model
     The GP's prior mean is the worst observed value (De Ath, Fieldsend and Everson, "What do
     you mean? The role of the mean function in Bayesian optimisation", 2020), not the average:
     far from the data the model then expects a bad result, not an average one, so expected
-    improvement no longer sends trial after trial to the corners of the cube (69 of the 240
-    trials after the tenth in six runs on Hartmann6 went there; 2 now) and spends them near
-    the good regions instead.
+    improvement does not send trial after trial to the corners of the cube and spends them near
+    the good regions instead (docs/decisions/0003).
 
 Objective values
     Turned into a minimisation, then warped so that a few huge values (Rosenbrock, diverged
@@ -45,8 +44,7 @@ Running trials
     is not a measurement, so it is conditioned on without the noise term: the posterior variance
     collapses at those points even when the model takes the objective for noisy, so the next
     suggestion goes elsewhere and a parallel batch spreads out, while a running point the model
-    expects to improve moves the search on past it. (With the noise term, an early model that
-    fitted a large noise sent four workers in a row to the same corner of Branin.)
+    expects to improve moves the search on past it (docs/decisions/0006).
 
 Failed trials
     Conditioned on at the worst observed (warped) value, so their region becomes unattractive;
@@ -82,11 +80,9 @@ from .base import Context, Suggestion
 
 #: Above this many observations the kernel hyperparameters are fitted on a subsample.
 FIT_SUBSAMPLE = 120
-#: Lowest noise variance (of standardised values) the fit may reach. At 1e-6 the model could not
-#: tell apart near-optimal points of smooth deterministic objectives (the bound was reached by
-#: about trial 40 on Branin); at 1e-10 the median regret of sequential runs is 5 to 70 times lower
-#: on Branin, the log-scale and the mixed problem (benchmarks/README.md). A noisy objective's fit
-#: stays far above either bound.
+#: Lowest noise variance (of standardised values) the fit may reach: low enough that the model
+#: can tell apart near-optimal points of a smooth deterministic objective; a noisy objective's
+#: fit stays far above it (docs/decisions/0002).
 NOISE_FLOOR = 1e-10
 #: All-discrete spaces up to this size are scored exhaustively.
 ENUMERATE_LIMIT = 20_000

@@ -6,7 +6,7 @@ trial a bracket; the stopper judges it at each rung of that bracket and stops it
 falls out of the top ``1/eta``. Nothing ever waits for other trials to reach a rung, so a free
 slot is always filled and the scheme scales to many parallel trials.
 
-Semantics (the README's "Hyperband and early stopping" section says the same for users):
+Semantics (docs/strategies.md says the same for users):
 
 * ``s_max = floor(log_eta(max_resource / min_resource))``; there are ``s_max + 1`` brackets.
   Bracket ``b`` has rungs at ``min_resource * eta**k`` for ``k = b, b + 1, ...`` while the level
@@ -16,7 +16,7 @@ Semantics (the README's "Hyperband and early stopping" section says the same for
 * Only the ``hyperband.brackets`` most aggressive brackets are used (default 2: plain ASHA,
   bracket 0, plus bracket 1 as a hedge against a misleading first rung). Every bracket of
   Hyperband hedges more, but the conservative brackets cost nearly as much as random search
-  and rarely pay back: the benchmarks' README has the measurements behind this default.
+  and rarely pay back (docs/decisions/0008).
 * Brackets are assigned in Hyperband's proportions: bracket ``b`` gets weight
   ``ceil((s_max + 1) / (s_max - b + 1) * eta**(s_max - b))``, the number of configurations of the
   matching bracket of synchronous Hyperband, so every bracket spends a similar budget. The
@@ -235,9 +235,8 @@ class ModelBasedProposer:
         if self.fidelity:
             resource = Param(self.RESOURCE, CONTINUOUS, float(self.levels[0]), float(hb.max_resource), LOG)
             params = (*params, resource)
-        # The noise floor and prior mean this model was benchmarked with; the bayesian strategy's
-        # defaults (a lower floor, the worst value as prior mean) have not been measured on
-        # learning curves.
+        # The settings this model was measured with (docs/decisions/0009); the bayesian
+        # strategy's lower floor and worst-value prior mean were not tried on learning curves.
         self.gp = GPSampler(Space(params), self.maximize, noise_floor=1e-6, worst_mean=False)
         self.min_observations = max(initial_points(spec.space), spec.space.dim + 2)
 
