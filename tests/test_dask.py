@@ -104,10 +104,12 @@ class Cluster:
 
     def shutdown(self) -> None:
         self.remember()
-        for p in self.procs.values():
+        # Workers first: a worker whose scheduler has gone waits to reconnect before it exits.
+        names = [n for n in self.procs if n != "scheduler"] + ["scheduler"]
+        for name in names:
+            p = self.procs[name]
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -183,7 +183,7 @@ def validate_in_process(tmp_path, text: str, capsys) -> tuple[int, str]:
 
 
 FUZZ = settings(
-    max_examples=1500,
+    max_examples=700,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -145,8 +145,8 @@ def test_stop_from_outside_then_resume(write_spec, runs):
     doc = show(runs, "stoppable")
     assert doc["status"] == "Stopped" and doc["counts"]["interrupted"] == 2
     assert hpt("stop", "stoppable", runs_dir=runs).code == 1  # not running any more
-    # Resume with short trials: same spec, so pass the change as a raised limit only.
-    r = hpt("resume", "stoppable", "--max-parallel-jobs", "4", runs_dir=runs)
+    # Resume (with fast trials: the trials read FAKE_TRAIN_SLEEP) and raise a limit.
+    r = hpt("resume", "stoppable", "--max-parallel-jobs", "4", runs_dir=runs, FAKE_TRAIN_SLEEP="0")
     assert r.code == 0, r.err
     assert show(runs, "stoppable")["counts"]["completed"] == 4
 

@@ -155,6 +155,7 @@ class DaskExecutor:
         self._resources = dict(resources or {}) or None
         self._patterns = list(patterns)
         self._run = uuid.uuid4().hex[:10]
+        _check_reachable(address)
         try:
             self.client = distributed.Client(address, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -328,6 +329,18 @@ class DaskExecutor:
                             },
                         )
                     )
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://`` address (Dask would retry for its
+    whole connect timeout first)."""
+    m = re.fullmatch(r"tcp://\[?([^\]]+?)\]?:(\d+)", address)
+    if m is None:
+        return
+    try:
+        socket.create_connection((m.group(1), int(m.group(2))), timeout=5).close()
+    except OSError as exc:
+        raise HptError(f"cannot connect to the Dask scheduler at {address}: {exc.strerror or exc}") from None
 
 
 def _worker_addresses(dask_scheduler=None) -> list[str]:

@@ -23,6 +23,8 @@ p.add_argument("--ignore-term", action="store_true")
 p.add_argument("--mode", default="ok", help="ok | crash | silent | slow | nan")
 p.add_argument("--spawn", action="store_true", help="start a child that starts a grandchild, all sleeping")
 args, unknown = p.parse_known_args()
+if "FAKE_TRAIN_SLEEP" in os.environ:  # lets a test resume the same spec with fast trials
+    args.sleep = float(os.environ["FAKE_TRAIN_SLEEP"])
 
 if args.record:
     with open(args.record, "a") as f:
