@@ -1,16 +1,23 @@
 """Trial supervisor, run as ``python -I -S _launcher.py STATUS_FD PARENT_PID GRACE -- argv...``.
 
-It sits between hpt and a trial so that no trial process outlives hpt:
+It sits between hpt and a trial so that no trial process outlives its trial:
 
 * it asks the kernel for SIGTERM when its parent (the hpt thread that started it) dies
   (``PR_SET_PDEATHSIG``), and checks that the parent did not die before that;
+* it becomes a child subreaper (``PR_SET_CHILD_SUBREAPER``): a descendant that double-forks or
+  calls ``setsid`` to leave the trial's process group is re-parented to this process, not to
+  init, so it is still found;
 * it starts the trial command (an argv list, never a shell) in a new process group;
-* on SIGTERM, SIGINT or SIGHUP it sends SIGTERM to the whole group, then SIGKILL after the grace
-  period, so grandchildren are stopped too;
-* when the command exits, it kills whatever the command left behind in its group.
+* on SIGTERM, SIGINT or SIGHUP it sends SIGTERM to the group and to every other descendant,
+  then SIGKILL after the grace period;
+* when the command exits, it kills and reaps whatever the command left behind.
 
-It reports on STATUS_FD: ``started PID``, then ``exit CODE`` (negative: killed by that signal),
-``notfound MESSAGE`` or ``error MESSAGE``. Standard library only: it must start fast.
+Out of its reach: processes a trial has started through something else (a service manager,
+``ssh``, a container runtime), which are not its descendants.
+
+It reports on STATUS_FD: ``started PID``, then ``exit CODE SIGNALLED`` (CODE negative: killed
+by that signal; SIGNALLED 1 if the stop reached the command while it ran, 0 if it ended on its
+own), ``notfound MESSAGE`` or ``error MESSAGE``. Standard library only: it must start fast.
 """
 
 import contextlib
@@ -22,19 +29,26 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+_REAP_DEADLINE = 5.0  # seconds to wait for killed leftovers to be reaped
 
 
-def _pdeathsig(sig: int) -> None:
+def _prctl(option: int, value: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        return libc.prctl(option, int(value), 0, 0, 0) == 0
     except (OSError, AttributeError):  # not Linux: process groups still apply
-        pass
+        return False
 
 
 def _child_setup() -> None:
     # The command itself dies if this supervisor is killed outright.
-    _pdeathsig(signal.SIGKILL)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -42,18 +56,75 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            out.append(pid)
+            todo.append(pid)
+    return out
+
+
+def _reap() -> None:
+    """Collect the exit status of every child that has ended (orphans re-parented here)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _kill_leftovers() -> None:
+    me = os.getpid()
+    deadline = time.monotonic() + _REAP_DEADLINE
+    while time.monotonic() < deadline:
+        left = descendants(me)
+        if not left:
+            return
+        for pid in left:
+            _kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+        _reap()
+
+
 def main() -> int:
     status_fd, parent, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     argv = sys.argv[5:]
     status = os.fdopen(status_fd, "w", buffering=1)
     requested: list[int] = []
-    group: list[int] = []  # the command's process group, once it runs
-    term_at: list[float] = []  # when SIGTERM went to that group
+    running: list[subprocess.Popen] = []  # the command, once started
+    term_at: list[float] = []  # when SIGTERM went out
+    signalled: list[bool] = []  # the SIGTERM reached the command while it still ran
 
     def terminate() -> None:
-        if group and not term_at:
-            term_at.append(time.monotonic())
-            _killpg(group[0], signal.SIGTERM)
+        if not running or term_at:
+            return
+        term_at.append(time.monotonic())
+        if running[0].poll() is None:
+            signalled.append(True)
+        _killpg(running[0].pid, signal.SIGTERM)
+        for pid in descendants(os.getpid()):  # those that left the group
+            _kill(pid, signal.SIGTERM)
 
     def on_signal(signum, _frame):
         requested.append(signum)
@@ -63,12 +134,13 @@ def main() -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    _pdeathsig(signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != parent:  # hpt died before we could ask to be told
         status.write("error hpt exited before the trial started\n")
         return 1
     if requested:
-        status.write("exit -15\n")
+        status.write("exit -15 1\n")
         return 0
     try:
         child = subprocess.Popen(argv, start_new_session=True, preexec_fn=_child_setup)
@@ -82,21 +154,23 @@ def main() -> int:
         status.write(f"error cannot start {argv[0]}: {exc.strerror or exc}\n")
         return 126
     status.write(f"started {child.pid}\n")
-    pgid = child.pid
-    group.append(pgid)
+    running.append(child)
     while True:
         try:
             rc = child.wait(timeout=0.05)
             break
         except subprocess.TimeoutExpired:
             pass
-        if requested and not term_at:  # a signal that came before the group existed
+        if requested and not term_at:  # a signal that came before the command existed
             terminate()
         elif term_at and time.monotonic() - term_at[0] > grace:
-            _killpg(pgid, signal.SIGKILL)
-    # Whatever the command left running in its group goes with it.
-    _killpg(pgid, signal.SIGKILL)
-    status.write(f"exit {rc}\n")
+            _killpg(child.pid, signal.SIGKILL)
+            for pid in descendants(os.getpid()):
+                _kill(pid, signal.SIGKILL)
+    # Whatever the command left running, in its group or out of it, goes with it.
+    _killpg(child.pid, signal.SIGKILL)
+    _kill_leftovers()
+    status.write(f"exit {rc} {1 if signalled else 0}\n")
     return 0
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JobNotFoundError, UsageError
-from .paths import check_name, default_runs_dir, job_dir, trial_dir
-from .reporting import QuietReporter, Reporter
+from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
+from .reporting import QuietReporter, Reporter, Sheltered
 from .trial import (
     IN_PROGRESS,
     JOB_COMPLETED,
@@ -152,10 +152,13 @@ def result_of(store, spec) -> JobResult:
     trials = tuple(store.trials())
     jdir = store.dir.resolve()
     best = best_trial(trials, spec.objective.maximize)
+    reason = job.end_reason
+    if runner_gone(jdir, job.status):
+        reason = f"interrupted: no runner (hpt resume {job.name})"
     return JobResult(
         name=job.name,
         status=job.status,
-        reason=job.end_reason,
+        reason=reason,
         spec=spec,
         trials=trials,
         best=None
@@ -198,8 +201,9 @@ def _as_spec(spec):
 
 @contextlib.contextmanager
 def _stop_on_signals(runner):
-    """Ctrl-C and SIGTERM stop the job (a second one kills its trials). Only the main thread
-    can install handlers; elsewhere the job is stopped with ``hpt stop``."""
+    """Ctrl-C, SIGTERM and SIGHUP (the terminal closed, the ssh connection dropped) stop the job
+    (a second one kills its trials). Only the main thread can install handlers; elsewhere the
+    job is stopped with ``hpt stop``."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -207,7 +211,7 @@ def _stop_on_signals(runner):
     def on_signal(_signum, _frame):
         runner.request_stop()
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
@@ -222,6 +226,7 @@ def execute(store, spec, overrides, reporter: Reporter, executor: str | None = N
     from .runner import Runner
     from .store import JobLock
 
+    reporter = Sheltered(reporter)
     for w in spec.warnings:
         reporter.note(f"{spec.source}: warning: {w}")
     factory = executor_factory(spec, executor, address)

@@ -171,10 +171,14 @@ def _finish(result, output: Output) -> None:
     """Print a finished job's result and exit with its code."""
     from .report import dumps, summary
 
-    if output == Output.json:
-        print(dumps(result.to_dict(trials=False)))
-    else:
-        summary(_out(), result)
+    try:
+        if output == Output.json:
+            print(dumps(result.to_dict(trials=False)))
+        else:
+            summary(_out(), result)
+        sys.stdout.flush()
+    except OSError:  # nobody reads our output any more: the job's result is in its store
+        _quiet_stdout()
     raise typer.Exit(result.exit_code)
 
 
@@ -258,7 +262,11 @@ def stop(
         raise JobNotFoundError(f"no job named {job!r} in {_runs_dir(runs_dir)} (see `hpt list`)")
     lock = JobLock(jdir)
     if not lock.held_by_other():
-        _err().print(f"job {job} is not running", markup=False)
+        from . import api
+
+        result = api.load(job, runs_dir=_runs_dir(runs_dir))
+        why = f": {result.reason}" if result.status == "InProgress" and result.reason else ""
+        _err().print(f"job {job} is not running{why}", markup=False)
         raise typer.Exit(EXIT_FAILED)
     store = Store.open(jdir)
     try:
@@ -328,7 +336,7 @@ def list_(
     from .paths import list_jobs
     from .report import dumps, fmt, job_line
 
-    rows = [r for r in (job_line(p) for p in list_jobs(_runs_dir(runs_dir))) if r]
+    rows = [job_line(p) for p in list_jobs(_runs_dir(runs_dir))]
     if output == Output.json:
         print(dumps({"jobs": rows}))
         return
@@ -339,9 +347,12 @@ def list_(
     for col in ("job", "status", "trials", "completed", "best", "updated"):
         table.add_column(col)
     for r in rows:
+        status = r["status"]
+        if status == "Unreadable" or (r["reason"] or "").startswith("interrupted: no runner"):
+            status += f" ({r['reason']})"
         table.add_row(
             r["job"],
-            r["status"],
+            status,
             str(r["trials"]),
             str(r["completed"]),
             fmt(r["best"]) if r["best"] is not None else "",
@@ -358,11 +369,15 @@ def check_metrics(
     ),
     limit: int = typer.Option(5, "--show", help="Matches to show per metric."),
 ) -> None:
-    """Show what each metric regex captures from a sample log (a regex tester)."""
+    """Show what each metric regex captures from a sample log (a regex tester).
+
+    Example: hpt check-metrics specs/digits-svc-random.yaml sample.log
+    """
     from .executors.proc import LineSplitter
-    from .metrics import MetricParser, final_value
+    from .metrics import check_lines, describe_bad, final_value
     from .report import fmt
     from .spec import load_spec
+    from .timelimit import MATCH_LIMIT, MatchTimer
 
     spec = load_spec(spec_path)
     try:
@@ -371,49 +386,79 @@ def check_metrics(
         raise UsageError(f"cannot read {logfile}: {exc.strerror or exc}") from None
     splitter = LineSplitter()
     lines = splitter.feed(data) + splitter.flush()
-    parser = MetricParser(spec.metrics)
-    found: dict[str, list[tuple[int, int, float, str]]] = {m.name: [] for m in spec.metrics}
-    for number, line in enumerate(lines, 1):
-        for p in parser.feed(line):
-            found[p.name].append((number, p.step, p.value, line))
+    with MatchTimer() as timer:
+        checks = check_lines(spec.metrics, lines, guard=timer.guard)
     out = _out()
     out.print(f"{logfile}: {len(lines)} lines", markup=False)
-    objective_found = False
-    for m in spec.metrics:
-        points = found[m.name]
-        is_obj = m.name == spec.objective.metric
-        label = f"{m.name}{' (objective)' if is_obj else ''}  regex {m.regex!r}"
-        if not points:
+
+    def show_line(number: int, p, line: str, value: str) -> None:
+        text = line if len(line) <= 100 else line[:97] + "..."
+        out.print(f"  line {number:>5}  step {p.step:>4}  value {value:>12}   {text}", markup=False)
+
+    problem = None
+    for c in checks:
+        is_obj = c.name == spec.objective.metric
+        if is_obj and c.timed_out:
+            problem = "took too long on a line: every trial would fail"
+        elif is_obj and c.bad:
+            problem = "was printed as no finite number: a trial printing such a line fails"
+        elif is_obj and not c.points:
+            problem = "matched nothing: every trial would fail"
+        out.print(f"\n{c.name}{' (objective)' if is_obj else ''}  regex {c.regex!r}", markup=False)
+        if c.timed_out:
+            number, line = c.timed_out
             out.print(
-                f"\n{label}\n  no match. Check the regex against a line of the log; in YAML single quotes a backslash is literal ('\\d'), in double quotes it must be doubled (\"\\\\d\").",
+                f"  line {number}: the regex took more than {MATCH_LIMIT:g} s on this line of {len(line)} characters "
+                "(catastrophic backtracking); it is not read after that",
+                markup=False,
+            )
+        if not c.points and not c.bad:
+            out.print(
+                "  no match. Check the regex against a line of the log; in YAML single quotes a backslash is literal ('\\d'), in double quotes it must be doubled (\"\\\\d\").",
                 markup=False,
             )
             continue
-        values = [v for _, _, v, _ in points]
-        use = spec.objective.use if is_obj else "last"
-        final = final_value(values, use, spec.objective.maximize)
-        objective_found = objective_found or is_obj
-        out.print(f"\n{label}\n  {len(points)} matches; final value ({use}) = {fmt(final)}", markup=False)
-        shown = points if len(points) <= limit else points[: limit - 1] + points[-1:]
-        for number, step, value, line in shown:
-            text = line if len(line) <= 100 else line[:97] + "..."
-            out.print(f"  line {number:>5}  step {step:>4}  value {fmt(value):>12}   {text}", markup=False)
-        if len(points) > limit:
-            out.print(f"  ... {len(points) - limit} more", markup=False)
-    if parser.unparsed:
-        out.print(
-            f"\n{parser.unparsed} matches captured text that is not a number (ignored)",
-            markup=False,
-        )
-    if not objective_found:
-        _err().print(
-            f"the objective metric {spec.objective.metric!r} matched nothing: every trial would fail",
-            markup=False,
-        )
+        if c.points:
+            use = spec.objective.use if is_obj else "last"
+            final = final_value([p.value for _, p, _ in c.points], use, spec.objective.maximize)
+            out.print(f"  {len(c.points)} matches; final value ({use}) = {fmt(final)}", markup=False)
+            shown = c.points if len(c.points) <= limit else c.points[: limit - 1] + c.points[-1:]
+            for number, p, line in shown:
+                show_line(number, p, line, fmt(p.value))
+            if len(c.points) > limit:
+                out.print(f"  ... {len(c.points) - limit} more", markup=False)
+        if c.bad:
+            consequence = (
+                "a trial that prints one fails (a diverged run with objective.use: best stops there)"
+                if is_obj
+                else "such points are skipped and counted"
+            )
+            out.print(
+                f"  {len(c.bad)} lines name the metric but carry no finite number; {consequence}:",
+                markup=False,
+            )
+            for number, p, line in c.bad:
+                show_line(number, p, line, repr(p.text))
+                out.print(f"{'':>15}{describe_bad(p)}", markup=False)
+    if problem:
+        _err().print(f"the objective metric {spec.objective.metric!r} {problem}", markup=False)
         raise typer.Exit(EXIT_FAILED)
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null: its reader went away, and the flush at exit must not
+    fail (it would turn a success into exit code 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _printable(text: str) -> str:
+    """A message without control characters or binary garbage (from a damaged file, say)."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -435,14 +480,13 @@ def main(argv: list[str] | None = None) -> None:
     except HptError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {_printable(str(exc))}", markup=False)
         code = exc.exit_code
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of our output went away (e.g. `hpt show | head`): not an error.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
         code = EXIT_OK
     except Exception as exc:
         if hasattr(exc, "show") and hasattr(exc, "format_message"):
@@ -453,10 +497,14 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         err.print(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)",
+            f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run with --debug for a traceback, and please report it)",
             markup=False,
         )
         code = EXIT_FAILED
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _quiet_stdout()
     sys.exit(code)
 
 

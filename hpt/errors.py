@@ -80,3 +80,8 @@ class StoredSpecError(HptError):
     """A job's stored spec cannot be read: written by a newer hpt, or damaged."""
 
     exit_code = 2
+
+
+class EnvironmentFailure(HptError):
+    """The job cannot go on where it runs (a full disk, a read-only directory). It was stopped
+    (its running trials interrupted) and continues with ``hpt resume`` once that is fixed."""

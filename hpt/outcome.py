@@ -11,12 +11,20 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .trial import COMPLETED, FAILED, INTERRUPTED, PENDING, STOPPED
 
-#: Why hpt asked an attempt to stop.
-EARLY, TIMEOUT, USER, RUNTIME, COMPLETION = "early", "timeout", "user", "runtime", "completion"
+#: Why hpt asked an attempt to stop: a stopper's decision, ``max_job_runtime``, the user,
+#: ``max_runtime``, the job's end (a completion criterion), or an objective that is no number.
+EARLY, TIMEOUT, USER, RUNTIME, COMPLETION, INVALID = (
+    "early",
+    "timeout",
+    "user",
+    "runtime",
+    "completion",
+    "invalid",
+)
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,11 @@ class AttemptEnd:
     error: str | None = None  # the executor could not run or watch it (command not found, ...)
     stop: str | None = None  # why hpt asked it to stop, if it did
     stop_reason: str | None = None  # the stopper's words, the timeout, or the job's end reason
-    objective: float | None = None  # from its points: the last value, or the best one
+    objective: float | None = None  # from its finite points: the last value, or the best one
     step: int | None = None  # the step of its last objective point
     stderr_tail: Sequence[str] = ()
+    signalled: bool | None = None  # the stop reached it while it ran (False: it ended on its own)
+    diverged: bool = False  # with stop INVALID: the objective printed was nan or inf
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class Decision:
     reason: str | None  # on the trial
     attempt_reason: str | None  # on the attempt
     objective: float | None  # kept on the trial
+    info: dict = field(default_factory=dict)  # added to the trial's info
 
 
 def describe_exit(code: int, stderr_tail: Sequence[str] = ()) -> str:
@@ -78,6 +89,11 @@ def failure(end: AttemptEnd, metric: str) -> str | None:
 def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
     """The trial's new state after ``end``.
 
+    * a stop that did not reach the command (it ended on its own first) changes nothing: the
+      attempt is judged as if no stop had been asked for, and the stop is kept in ``info``;
+    * the objective printed as no finite number (``stop`` ``invalid``): failed; but a run that
+      diverged (``nan``, ``inf``) with ``objective.use: best`` is ``stopped`` there with its best
+      value;
     * stopped early by the stopper: ``stopped``, with the value it showed;
     * stopped because hpt was stopped or reached ``max_runtime``, before it finished:
       ``interrupted`` (it runs again on resume);
@@ -85,6 +101,10 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
     * otherwise ``completed`` when it exited 0 with a finite objective, else it failed: the
       trial is ``pending`` again while retries are left, then ``failed``.
     """
+    stop, info = end.stop, {}
+    if stop not in (None, INVALID) and end.signalled is False:
+        info["late_stop"] = end.stop_reason or stop
+        stop = None
     ok = (
         end.error is None
         and end.exit_code == 0
@@ -92,19 +112,27 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
         and math.isfinite(end.objective)
     )
     why = None
-    if end.stop == EARLY:
+    if stop == INVALID and end.diverged and end.objective is not None and math.isfinite(end.objective):
+        attempt_state = trial_state = STOPPED
+        reason = f"{end.stop_reason}; stopped there, its best value counts"
+        info["stopped"] = "diverged"
+    elif stop == EARLY:
         attempt_state = trial_state = STOPPED
         reason = end.stop_reason
-    elif end.stop in (USER, RUNTIME) and not ok:
+        info["stopped"] = "early"
+    elif stop in (USER, RUNTIME) and not ok:
         attempt_state = trial_state = INTERRUPTED
-        reason = "interrupted: " + (
-            "stopped by the user" if end.stop == USER else "the job reached max_runtime"
-        )
-    elif end.stop == COMPLETION and not ok:
+        reason = "interrupted: " + ("stopped by the user" if stop == USER else "the job reached max_runtime")
+    elif stop == COMPLETION and not ok:
         attempt_state = trial_state = STOPPED
         reason = f"stopped: the job ended ({end.stop_reason or ''})"
+        info["stopped"] = "job_end"
     else:
-        why = failure(end, metric)
+        why = (
+            end.stop_reason
+            if stop == INVALID
+            else failure(end if stop is not None else _unstopped(end), metric)
+        )
         if why is None:
             attempt_state = trial_state = COMPLETED
             reason = None
@@ -125,12 +153,25 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
         reason=reason,
         attempt_reason=why if trial_state == PENDING else None,
         objective=objective if kept else None,
+        info=info,
+    )
+
+
+def _unstopped(end: AttemptEnd) -> AttemptEnd:
+    return AttemptEnd(
+        attempt=end.attempt,
+        exit_code=end.exit_code,
+        error=end.error,
+        objective=end.objective,
+        step=end.step,
+        stderr_tail=end.stderr_tail,
     )
 
 
 __all__ = [
     "COMPLETION",
     "EARLY",
+    "INVALID",
     "RUNTIME",
     "TIMEOUT",
     "USER",

@@ -48,3 +48,15 @@ def list_jobs(runs_dir: Path) -> list[Path]:
     if not runs_dir.is_dir():
         return []
     return sorted(p for p in runs_dir.iterdir() if (p / DB_NAME).is_file() and NAME_RE.fullmatch(p.name))
+
+
+def runner_gone(jdir: Path, status: str) -> bool:
+    """A job in progress whose lock no process holds: its runner died or was killed."""
+    if status != "InProgress":
+        return False
+    from .store import JobLock
+
+    try:
+        return not JobLock(jdir).held_by_other()
+    except OSError:
+        return False

@@ -161,25 +161,49 @@ def best_output(result: JobResult, form: str) -> str:
     )
 
 
-def job_line(path: Path) -> dict[str, Any] | None:
-    """One row of ``hpt list``."""
+def job_line(path: Path) -> dict[str, Any]:
+    """One row of ``hpt list``: a job that cannot be read is listed as such, with the reason."""
+    from .errors import HptError
+    from .paths import runner_gone
+
     try:
         store = Store.open(path)
-    except Exception:
-        return None
+    except HptError as exc:
+        return _unreadable(path, exc)
     try:
         job = store.job()
         trials = store.trials()
-        maximize = (job.spec.get("objective") or {}).get("type") == "maximize"
-        best = best_trial(trials, maximize)
-        return {
-            "job": job.name,
-            "status": job.status,
-            "trials": len(trials),
-            "completed": sum(1 for t in trials if t.state == COMPLETED),
-            "best": best.objective if best is not None else None,
-            "updated": job.updated,
-            "reason": job.end_reason,
-        }
+    except HptError as exc:
+        return _unreadable(path, exc)
     finally:
         store.close()
+    maximize = (job.spec.get("objective") or {}).get("type") == "maximize"
+    best = best_trial(trials, maximize)
+    reason = job.end_reason
+    if runner_gone(path, job.status):
+        reason = f"interrupted: no runner (hpt resume {job.name})"
+    return {
+        "job": job.name,
+        "status": job.status,
+        "trials": len(trials),
+        "completed": sum(1 for t in trials if t.state == COMPLETED),
+        "best": best.objective if best is not None else None,
+        "updated": job.updated,
+        "reason": reason,
+    }
+
+
+def _unreadable(path: Path, exc: Exception) -> dict[str, Any]:
+    try:
+        updated = (path / "job.db").stat().st_mtime
+    except OSError:
+        updated = 0.0
+    return {
+        "job": path.name,
+        "status": "Unreadable",
+        "trials": 0,
+        "completed": 0,
+        "best": None,
+        "updated": updated,
+        "reason": str(exc),
+    }

@@ -79,4 +79,27 @@ class QuietReporter:
     def end(self, run: RunView, ending: Any) -> None: ...
 
 
-__all__ = ["QuietReporter", "Reporter", "RunView", "RunningTrial"]
+class Sheltered:
+    """A reporter whose output may go away (a closed pipe, a terminal that was closed): the
+    first error on writing silences it for good, and the job goes on without output."""
+
+    def __init__(self, inner: Reporter):
+        self.inner = inner
+        self.silenced: OSError | None = None
+
+    def __getattr__(self, name: str):
+        call = getattr(self.inner, name)
+
+        def sheltered(*args, **kwargs):
+            if self.silenced is not None:
+                return None
+            try:
+                return call(*args, **kwargs)
+            except OSError as exc:  # EPIPE from a closed pipe, EIO from a closed terminal
+                self.silenced = exc
+                return None
+
+        return sheltered
+
+
+__all__ = ["QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered"]

@@ -11,21 +11,24 @@ real processes and the simulator.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from .completion import Criteria, Ending, format_seconds
+from .errors import EnvironmentFailure, HptError, StoreError
 from .executors.base import Clock, Event, Exited, Key, Launch, Output, RealClock, Started
 from .launch import prepare
-from .metrics import MetricParser, ObjectiveTracker
-from .outcome import EARLY, TIMEOUT, USER, AttemptEnd, decide
+from .metrics import MetricParser, MetricPoint, ObjectiveTracker, describe_bad
+from .outcome import EARLY, INVALID, TIMEOUT, USER, AttemptEnd, decide
 from .paths import attempt_dir
 from .reporting import QuietReporter, Reporter, RunningTrial
 from .spec import TemplateError
 from .store import Store
 from .strategies import Context, make_sampler, make_stopper
+from .timelimit import MatchTimer, RegexTimeout
 from .trial import FAILED, FINISHED, INTERRUPTED, JOB_STOPPED, PENDING, RUNNING, Trial
 
 #: Points recorded per metric per attempt before thinning: beyond it only every THIN-th point
@@ -55,6 +58,8 @@ class _Active:
     unsaved: list[tuple[str, int, float, float]] = field(default_factory=list)
     stop: str | None = None  # why hpt asked it to stop (outcome.EARLY, TIMEOUT, ...)
     stop_reason: str | None = None
+    diverged: bool = False  # the objective was printed as nan or inf (stop INVALID)
+    skipped: dict[str, int] = field(default_factory=dict)  # secondary points that were no number
 
 
 class Runner:
@@ -97,6 +102,7 @@ class Runner:
         self._active: dict[Key, _Active] = {}
         self.ending: Ending | None = None
         self._stop_level = 0  # 1: stop gracefully, 2: kill the trials now
+        self._timer = MatchTimer()
         self._elapsed0 = 0.0
         self._t0 = self.clock.monotonic()
         self._exhausted = False
@@ -144,54 +150,97 @@ class Runner:
                 self.history[tid] = pts
         self._elapsed0 = store.job().elapsed
         self._t0 = clock.monotonic()
-        last_poll = self._t0
         self.reporter.begin(self)
+        failure: HptError | None = None
         try:
-            while True:
-                now = clock.monotonic()
-                elapsed = self.elapsed()
-                if now - last_poll >= self.poll_interval:
-                    last_poll = now
-                    store.set_elapsed(elapsed)
-                    if store.stop_requested():
-                        self._stop_level = max(self._stop_level, 1)
-                if self._stop_level and self.ending is None:
-                    reason = f"stopped by the user; resume with `hpt resume {self.spec.name}`"
-                    self._end(Ending(JOB_STOPPED, reason, USER))
-                if self._stop_level > 1:
-                    self.executor.kill_all()
-                if self.ending is None:
-                    ending = self.criteria(self._trials, elapsed=elapsed)
-                    if ending is not None:
-                        self._end(ending)
-                self._check_timeouts(now)
-                if self.ending is None:
-                    self._fill()
-                if not self._active:
-                    if self.ending is None:
-                        self.ending = self.criteria(
-                            self._trials, elapsed=elapsed, idle=True, exhausted=self._exhausted
-                        )
-                    break
-                event = clock.wait(self.events, _TICK)
-                if event is not None:
-                    self._handle(event)
-                    self._drain()
-                self._save_points()
-                self.reporter.tick(self)
+            with self._timer:
+                self._loop()
+        except (StoreError, EnvironmentFailure) as exc:
+            failure = exc
         finally:
-            self._save_points()
+            # After a store failure its writes may fail again: cleaning up must go on anyway.
+            with contextlib.suppress(StoreError):
+                self._save_points()
             if self._active:  # an exception escaped: leave nothing running
                 self._abandon()
             self.executor.close()
-            store.set_elapsed(self.elapsed())
+            with contextlib.suppress(StoreError):
+                store.set_elapsed(self.elapsed())
+        if failure is not None:
+            self._record_failure(failure)
+            raise failure
+        if self.ending.stop == USER and not self._work_left():
+            # The stop came as the last trial ended: the job is done, not stopped.
+            self.ending = self.criteria(
+                self._trials, elapsed=self.elapsed(), idle=True, exhausted=self._exhausted
+            )
         store.set_job_status(self.ending.status, self.ending.reason)
         self.reporter.end(self, self.ending)
         return self.ending
 
+    def _loop(self) -> None:
+        store, clock = self.store, self.clock
+        last_poll = self._t0
+        while True:
+            now = clock.monotonic()
+            elapsed = self.elapsed()
+            if now - last_poll >= self.poll_interval:
+                last_poll = now
+                store.set_elapsed(elapsed)
+                if store.stop_requested():
+                    self._stop_level = max(self._stop_level, 1)
+            if self._stop_level and self.ending is None:
+                reason = f"stopped by the user; resume with `hpt resume {self.spec.name}`"
+                self._end(Ending(JOB_STOPPED, reason, USER))
+            if self._stop_level > 1:
+                self.executor.kill_all()
+            # Exits already received count before any timeout is judged (hpt may have been
+            # paused while its trials ended).
+            self._drain()
+            if self.ending is None:
+                ending = self.criteria(self._trials, elapsed=elapsed)
+                if ending is not None:
+                    self._end(ending)
+            self._check_timeouts(now)
+            if self.ending is None:
+                self._fill()
+            if not self._active:
+                if self.ending is None:
+                    self.ending = self.criteria(
+                        self._trials, elapsed=elapsed, idle=True, exhausted=self._exhausted
+                    )
+                return
+            event = clock.wait(self.events, _TICK)
+            if event is not None:
+                self._handle(event)
+                self._drain()
+            self._save_points()
+            self.reporter.tick(self)
+
+    def _record_failure(self, failure: HptError) -> None:
+        """Leave the job stopped and resumable, as far as the store still takes writes (when it
+        does not, ``show`` and ``list`` see that no runner holds the job)."""
+        reason = f"stopped: {failure}"
+        with contextlib.suppress(StoreError):
+            self.store.interrupt_running(f"interrupted: {failure}")
+        with contextlib.suppress(StoreError):
+            self.store.set_job_status(JOB_STOPPED, reason)
+        for t in self._trials:
+            if t.state == RUNNING:
+                t.state = INTERRUPTED
+        self.ending = Ending(JOB_STOPPED, reason, USER)
+        with contextlib.suppress(Exception):
+            self.reporter.end(self, self.ending)
+
     def elapsed(self) -> float:
         """Seconds the job has run, over all its runs."""
         return self._elapsed0 + self.clock.monotonic() - self._t0
+
+    def _work_left(self) -> bool:
+        """Would the job run another trial if it went on?"""
+        if any(not t.finished for t in self._trials):
+            return True
+        return len(self._trials) < self.spec.limits.max_jobs and not self._exhausted
 
     def _add(self, t: Trial) -> None:
         self._trials.append(t)
@@ -237,6 +286,11 @@ class Runner:
         self.history[trial.id] = []
         try:
             launch = prepare(self.spec, self.dir, trial, attempt)
+        except OSError as exc:
+            raise EnvironmentFailure(
+                f"cannot write the directory of trial {trial.id} ({exc.strerror or exc}: {exc.filename}); "
+                f"fix the runs directory, then continue with `hpt resume {self.spec.name}`"
+            ) from None
         except TemplateError as exc:
             self.store.end_attempt(
                 trial.id, attempt, attempt_state=FAILED, trial_state=FAILED, reason=str(exc)
@@ -248,7 +302,7 @@ class Runner:
             attempt,
             launch,
             self.clock.monotonic(),
-            MetricParser(self.spec.metrics),
+            MetricParser(self.spec.metrics, guard=self._timer.guard),
             self.history[trial.id],
             ObjectiveTracker(self.objective.use, self.objective.maximize),
         )
@@ -274,8 +328,13 @@ class Runner:
             if event.stream == "stderr":
                 a.stderr_tail.extend(text[:1000] for text in event.lines[-_STDERR_TAIL:])
             for text in event.lines:
-                for p in a.parser.feed(text):
-                    self._point(a, p.name, p.step, p.value, event.time)
+                try:
+                    points = a.parser.feed(text)
+                except RegexTimeout as exc:
+                    self._regex_timeout(a, exc)
+                    continue
+                for p in points:
+                    self._point(a, p, event.time)
             if len(a.unsaved) >= _SAVE_EVERY:
                 self._save_points(a)
         elif isinstance(event, Started):
@@ -285,9 +344,29 @@ class Runner:
             del self._active[event.key]
             self._finish(a, event)
 
-    def _point(self, a: _Active, name: str, step: int, value: float, when: float) -> None:
-        n = a.counts[name] = a.counts.get(name, 0) + 1
+    def _regex_timeout(self, a: _Active, exc: RegexTimeout) -> None:
+        """A regex that backtracks without end: the objective's fails the trial; a secondary
+        metric's is no longer read in this attempt."""
+        a.parser.disable(exc.metric)
+        if exc.metric == self.objective.metric:
+            if a.stop is None:
+                self._stop(a, INVALID, str(exc))
+        else:
+            a.skipped[exc.metric] = a.skipped.get(exc.metric, 0) + 1
+
+    def _point(self, a: _Active, p: MetricPoint, when: float) -> None:
+        name, step, value = p.name, p.step, p.value
         is_objective = name == self.objective.metric
+        if not p.ok:
+            # Never a guess: a bad objective ends the trial with a reason that quotes it; a bad
+            # secondary point is skipped and counted.
+            if not is_objective:
+                a.skipped[name] = a.skipped.get(name, 0) + 1
+            elif a.stop is None:
+                a.diverged = p.diverged
+                self._stop(a, INVALID, f"objective printed as {p.text!r} at step {step} ({describe_bad(p)})")
+            return
+        n = a.counts[name] = a.counts.get(name, 0) + 1
         if is_objective:
             a.tracker.add(step, value)
         if n > POINTS_CAP and n % THIN:
@@ -337,6 +416,7 @@ class Runner:
 
     def _finish(self, a: _Active, ev: Exited) -> None:
         t = a.trial
+        use_best = self.objective.use == "best"
         d = decide(
             AttemptEnd(
                 attempt=a.attempt,
@@ -344,13 +424,19 @@ class Runner:
                 error=ev.error,
                 stop=a.stop,
                 stop_reason=a.stop_reason,
-                objective=a.tracker.final,
+                # After a bad objective point only a best value still stands.
+                objective=a.tracker.final if a.stop != INVALID or use_best else None,
                 step=a.tracker.step,
                 stderr_tail=tuple(a.stderr_tail),
+                signalled=ev.signalled,
+                diverged=a.diverged,
             ),
             metric=self.objective.metric,
             max_retries=self.spec.limits.max_retries,
         )
+        info = {**t.info, **d.info}
+        if a.skipped:
+            info["skipped_points"] = dict(a.skipped)
         self.store.end_attempt(
             t.id,
             a.attempt,
@@ -361,8 +447,9 @@ class Runner:
             attempt_reason=d.attempt_reason,
             objective=d.objective,
             objective_step=a.tracker.step,
+            info=info if info != t.info else None,
         )
-        t.state, t.reason = d.trial_state, d.reason
+        t.state, t.reason, t.info = d.trial_state, d.reason, info
         t.objective, t.objective_step = d.objective, a.tracker.step
         t.ended = time.time() if d.trial_state in FINISHED else None
         self.reporter.trial_ended(self, t, a.attempt, d.attempt_state)

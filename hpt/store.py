@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import JobLockedError, JobNotFoundError, StoreError, TrialFinishedError
+from .errors import JobExistsError, JobLockedError, JobNotFoundError, StoreError, TrialFinishedError
 from .paths import DB_NAME
 from .trial import FINISHED, IN_PROGRESS, INTERRUPTED, PENDING, RUNNING, Trial
 
@@ -147,24 +147,98 @@ class AttemptRow:
     log_dir: str
 
 
+def translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    """An SQLite error as one line that says what happened to the job and what to do."""
+    text = str(exc)
+    low = text.lower()
+    name = path.parent.name
+    if "disk is full" in low or "database or disk is full" in low:
+        return StoreError(
+            f"the disk holding {path} is full: free some space, then continue with `hpt resume {name}`"
+        )
+    if "readonly" in low or "read-only" in low:
+        return StoreError(
+            f"cannot write {path}: it is read-only (permissions or a read-only file system); "
+            f"make it writable, then continue with `hpt resume {name}`"
+        )
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return StoreError(f"{path} is damaged ({text}); hpt cannot read this job")
+    if "unable to open" in low:
+        return StoreError(f"cannot open {path} ({text})")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{path} is locked by another process ({text}); try again")
+    return StoreError(f"{path}: {text}")
+
+
+class _Rows:
+    """A cursor whose reads (where a damaged page shows up) raise :class:`StoreError` too."""
+
+    def __init__(self, cursor: sqlite3.Cursor, path: Path):
+        self._cursor, self._path = cursor, path
+
+    def fetchone(self) -> Any:
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise translate(exc, self._path) from None
+
+    def fetchall(self) -> list:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self._path) from None
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class _Connection:
+    """The SQLite connection, with every error turned into a :class:`StoreError` that says what
+    to do (a full disk, a read-only or damaged file), never a bare ``OperationalError``."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self._conn, self._path = conn, path
+
+    def execute(self, sql: str, args: Any = ()) -> _Rows:
+        try:
+            return _Rows(self._conn.execute(sql, args), self._path)
+        except sqlite3.Error as exc:
+            raise translate(exc, self._path) from None
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise translate(exc, self._path) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
 class Store:
     """A job's database. Use :meth:`create` or :meth:`open`; one writer (the runner) at a time."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self.dir = path.parent
-        self._conn = conn
+        self._conn = _Connection(conn, path)
         self.version = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ opening
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        if path.is_symlink():
+            raise StoreError(f"{path} is a symbolic link; hpt does not write through links")
+        try:
+            conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from None
         return conn
 
     @classmethod
@@ -186,43 +260,53 @@ class Store:
         """
         jdir.mkdir(parents=True, exist_ok=True)
         path = jdir / DB_NAME
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise StoreError(f"job {name!r} already exists at {jdir}")
+        leftovers = [
+            p.name for p in jdir.iterdir() if p.name != "lock" and not p.name.startswith(f".{DB_NAME}.")
+        ]
+        if leftovers:
+            # A job directory whose database is gone (deleted by hand?): its trial directories
+            # would be written over, so it is not reused.
+            raise JobExistsError(
+                f"{jdir} exists but holds no {DB_NAME} (it has {', '.join(sorted(leftovers)[:3])}); "
+                f"remove that directory, or run the spec under another name with --name"
+            )
         tmp = jdir / f".{DB_NAME}.{os.getpid()}.tmp"
         tmp.unlink(missing_ok=True)
         conn = cls._connect(tmp)
         try:
-            now = time.time()
-            with cls(tmp, conn)._tx():
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                conn.execute(
-                    "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
-                    " status, created, updated) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        spec_text,
-                        json.dumps(spec),
-                        spec_source,
-                        base_dir,
-                        seed,
-                        IN_PROGRESS,
-                        now,
-                        now,
-                    ),
-                )
+            cls._build(conn, tmp, name, spec_text, spec, spec_source, base_dir, seed)
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from None
         finally:
             conn.close()  # the last connection checkpoints the WAL into the file
         try:
             os.link(tmp, path)  # no-clobber: of two concurrent creates, one fails cleanly
         except FileExistsError:
-            raise StoreError(f"job {name!r} already exists at {jdir}") from None
+            raise JobLockedError(
+                f"job {name!r} was created by another hpt process at the same moment, which runs it; "
+                f"see `hpt show {name}`"
+            ) from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
                 leftover.unlink(missing_ok=True)
         return cls.open(jdir)
+
+    @classmethod
+    def _build(cls, conn, tmp, name, spec_text, spec, spec_source, base_dir, seed) -> None:
+        """The schema and the job row, in the database at ``tmp``."""
+        now = time.time()
+        with cls(tmp, conn)._tx() as c:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+            c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            c.execute(
+                "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
+                " status, created, updated) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, spec_text, json.dumps(spec), spec_source, base_dir, seed, IN_PROGRESS, now, now),
+            )
 
     @classmethod
     def open(cls, jdir: Path) -> Store:
@@ -232,9 +316,9 @@ class Store:
         conn = cls._connect(path)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             conn.close()
-            raise StoreError(f"{path} is not an hpt job database ({exc})") from None
+            raise StoreError(f"{path} is not an hpt job database, or is damaged ({exc})") from None
         version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
         if version not in READABLE_VERSIONS:
             conn.close()
@@ -250,12 +334,13 @@ class Store:
         self._conn.close()
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[_Connection]:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            with contextlib.suppress(StoreError):  # a failed write may have ended it already
+                self._conn.execute("ROLLBACK")
             raise
         else:
             self._conn.execute("COMMIT")
@@ -273,6 +358,13 @@ class Store:
             "SELECT name, spec_text, spec_json, spec_source, base_dir, seed, status, end_reason,"
             " created, updated, ended, elapsed, stop_requested, runner_pid, runner_host, overrides FROM job"
         ).fetchone()
+        try:
+            return self._job_row(r)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise StoreError(f"{self.path} is damaged (its job row cannot be read: {exc})") from None
+
+    @staticmethod
+    def _job_row(r) -> JobRow:
         return JobRow(
             r[0],
             r[1],
@@ -551,7 +643,10 @@ class JobLock:
         self._fd: int | None = None
 
     def acquire(self, name: str) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path} ({exc.strerror or exc})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -578,7 +673,7 @@ class JobLock:
         """True when a live process holds this job's lock."""
         if not self.path.exists():
             return False
-        fd = os.open(self.path, os.O_RDWR)
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -127,7 +127,7 @@ def test_failures_are_recorded_with_their_reason_and_the_job_goes_on(write_spec,
     assert trials["crash"]["reason"] == "exit code 1: ValueError: the model diverged"
     assert trials["silent"]["reason"].startswith("objective metric 'loss' was never printed")
     assert trials["slow"]["reason"] == "timeout: exceeded max_job_runtime (2s)"
-    assert trials["nan"]["reason"] == "objective metric 'loss' is not finite (nan)"
+    assert trials["nan"]["reason"] == "objective printed as 'nan' at step 1 (not a finite number)"
 
 
 def test_command_not_found_and_failed_job_exit_code(write_spec, runs):

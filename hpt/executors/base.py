@@ -67,12 +67,17 @@ class Output:
 
 @dataclass(frozen=True)
 class Exited:
-    """How an attempt ended: ``exit_code`` (negative: killed by that signal) or ``error``."""
+    """How an attempt ended: ``exit_code`` (negative: killed by that signal) or ``error``.
+
+    ``signalled``: whether a stop reached the command while it still ran (False: it ended on
+    its own, even if a stop was asked for meanwhile; None: not known).
+    """
 
     key: Key
     exit_code: int | None
     error: str | None = None
     time: float = 0.0
+    signalled: bool | None = None
 
 
 Event = Started | Output | Exited

@@ -56,7 +56,13 @@ def _encode(event: Event) -> dict:
         return {"k": "out", "stream": event.stream, "lines": list(event.lines), "time": event.time}
     if isinstance(event, Started):
         return {"k": "start", "pid": event.pid, "pgid": event.pgid, "host": event.host}
-    return {"k": "exit", "code": event.exit_code, "error": event.error, "time": event.time}
+    return {
+        "k": "exit",
+        "code": event.exit_code,
+        "error": event.error,
+        "time": event.time,
+        "signalled": event.signalled,
+    }
 
 
 def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, patterns: list[str]) -> str:
@@ -250,7 +256,7 @@ class DaskExecutor:
                 att.worker = msg["host"].split(" ", 1)[-1]
                 self._events.put(Started(key, msg["pid"], msg["pgid"], msg["host"]))
             elif kind == "exit":
-                self._finish(att, Exited(key, msg["code"], msg["error"], msg["time"]))
+                self._finish(att, Exited(key, msg["code"], msg["error"], msg["time"], msg.get("signalled")))
             elif kind == "done":
                 att.done_at = time.monotonic()
                 self._check_done(att)

@@ -222,6 +222,7 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
     status_buf = b""
     child_pgid = None
     exit_code: int | None = None
+    signalled: bool | None = None
     error: str | None = None
     term_at = None
     launcher_gone_at = None
@@ -245,7 +246,8 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
                             child_pgid = int(rest)
                             emit(Started(key, proc.pid, child_pgid, host))
                         elif word == "exit":
-                            exit_code = int(rest)
+                            code, _, flag = rest.partition(" ")
+                            exit_code, signalled = int(code), flag == "1"
                         elif word in ("notfound", "error"):
                             error = rest
                     continue
@@ -285,7 +287,8 @@ def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
         rc = proc.wait()
         if exit_code is None and error is None:
             exit_code = rc if rc < 0 else -signal.SIGKILL
-    emit(Exited(key, exit_code, error, time.time()))
+            signalled = term_at is not None
+    emit(Exited(key, exit_code, error, time.time(), signalled))
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -120,7 +120,7 @@ class SimExecutor:
         self.clock.schedule(t0, Started(key, None, None, "sim"))
         for offset, text in trial.lines:
             self.clock.schedule(t0 + offset, Output(key, trial.stream, (text,), t0 + offset))
-        end = Exited(key, trial.exit_code, None, t0 + trial.end)
+        end = Exited(key, trial.exit_code, None, t0 + trial.end, False)
         self._ends[key] = end
         self.clock.schedule(end.time, end)
 
@@ -133,7 +133,7 @@ class SimExecutor:
             return  # it ends by itself before the stop lands
         self.stops[key] = self.clock.now
         self.clock.cutoff[key] = at
-        self._ends[key] = Exited(key, -15, None, at)
+        self._ends[key] = Exited(key, -15, None, at, True)
         self.clock.schedule(at, self._ends[key])
 
     def kill_all(self) -> None:
