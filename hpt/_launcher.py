@@ -83,6 +83,17 @@ def descendants(root: int) -> list[int]:
     return out
 
 
+def _alive(pid: int) -> bool:
+    """Is ``pid`` running (not gone, not a zombie)? Read from /proc, so it is safe in a signal
+    handler that may interrupt ``Popen.wait``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return not os.path.isdir("/proc/self")  # without /proc, assume it runs
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+
+
 def _reap() -> None:
     """Collect the exit status of every child that has ended (orphans re-parented here)."""
     while True:
@@ -120,7 +131,7 @@ def main() -> int:
         if not running or term_at:
             return
         term_at.append(time.monotonic())
-        if running[0].poll() is None:
+        if _alive(running[0].pid):
             signalled.append(True)
         _killpg(running[0].pid, signal.SIGTERM)
         for pid in descendants(os.getpid()):  # those that left the group

@@ -251,9 +251,7 @@ def _reporter(reporter: Reporter | None, quiet: bool) -> Reporter:
         return reporter
     if quiet:
         return QuietReporter()
-    from rich.console import Console
-
-    from .progress import PlainReporter, RichReporter
+    from .progress import Console, PlainReporter, RichReporter
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     return RichReporter(console) if console.is_terminal else PlainReporter(console)

@@ -15,11 +15,12 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from . import __version__
 from .api import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .errors import HptError, JobNotFoundError, SpecError, UsageError
+from .progress import Console
+from .reporting import OutputClosed
 
 app = typer.Typer(
     name="hpt",
@@ -177,7 +178,7 @@ def _finish(result, output: Output) -> None:
         else:
             summary(_out(), result)
         sys.stdout.flush()
-    except OSError:  # nobody reads our output any more: the job's result is in its store
+    except (OSError, OutputClosed):  # nobody reads our output any more: the result is stored
         _quiet_stdout()
     raise typer.Exit(result.exit_code)
 
@@ -448,6 +449,29 @@ def check_metrics(
 # --------------------------------------------------------------------------- entry point
 
 
+class _Stream:
+    """Standard output or error, whose closed pipe raises :class:`OutputClosed` instead of
+    ``BrokenPipeError``: the command-line library would otherwise exit 1 on its own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise OutputClosed("the reader of hpt's output went away") from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise OutputClosed("the reader of hpt's output went away") from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _quiet_stdout() -> None:
     """Point standard output at /dev/null: its reader went away, and the flush at exit must not
     fail (it would turn a success into exit code 120)."""
@@ -465,6 +489,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and turn every error into a message and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Stream(sys.stdout), _Stream(sys.stderr)
     err = _err()
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
@@ -484,7 +510,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         # The reader of our output went away (e.g. `hpt show | head`): not an error.
         _quiet_stdout()
         code = EXIT_OK
@@ -503,8 +529,9 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_FAILED
     try:
         sys.stdout.flush()
-    except OSError:
+    except (OSError, OutputClosed):
         _quiet_stdout()
+    sys.stdout, sys.stderr = streams
     sys.exit(code)
 
 

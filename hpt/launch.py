@@ -9,11 +9,13 @@ runner records it as the trial's failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 
 from .executors.base import Launch
+from .executors.proc import make_dirs, open_new
 from .paths import attempt_dir, trial_dir
 from .trial import Trial
 
@@ -24,9 +26,13 @@ def params_of(spec, trial: Trial) -> dict:
 
 
 def write_params(tdir: Path, params: dict) -> None:
-    tdir.mkdir(parents=True, exist_ok=True)
+    """``params.json``, written whole (a temporary file renamed into place), never through a link."""
+    make_dirs(tdir, inside=tdir.parent.parent)
     tmp = tdir / f".params.json.{os.getpid()}"
-    tmp.write_text(json.dumps(params, indent=2) + "\n")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    with os.fdopen(open_new(tmp), "w") as f:
+        f.write(json.dumps(params, indent=2) + "\n")
     os.replace(tmp, tdir / "params.json")
 
 

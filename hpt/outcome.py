@@ -41,6 +41,7 @@ class AttemptEnd:
     stderr_tail: Sequence[str] = ()
     signalled: bool | None = None  # the stop reached it while it ran (False: it ended on its own)
     diverged: bool = False  # with stop INVALID: the objective printed was nan or inf
+    full_step: int | None = None  # the step at which a run is complete (hyperband's max_resource)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
 
     * a stop that did not reach the command (it ended on its own first) changes nothing: the
       attempt is judged as if no stop had been asked for, and the stop is kept in ``info``;
+    * an early stop of a run that had shown its objective at ``full_step`` (hyperband's
+      ``max_resource``) cut nothing: ``completed``, the stop kept in ``info``;
     * the objective printed as no finite number (``stop`` ``invalid``): failed; but a run that
       diverged (``nan``, ``inf``) with ``objective.use: best`` is ``stopped`` there with its best
       value;
@@ -112,7 +115,12 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
         and math.isfinite(end.objective)
     )
     why = None
-    if stop == INVALID and end.diverged and end.objective is not None and math.isfinite(end.objective):
+    if stop == EARLY and _reached_the_end(end):
+        # Its last epoch was in before the stop could cut anything: a complete run.
+        info["late_stop"] = end.stop_reason or stop
+        attempt_state = trial_state = COMPLETED
+        reason = None
+    elif stop == INVALID and end.diverged and end.objective is not None and math.isfinite(end.objective):
         attempt_state = trial_state = STOPPED
         reason = f"{end.stop_reason}; stopped there, its best value counts"
         info["stopped"] = "diverged"
@@ -154,6 +162,19 @@ def decide(end: AttemptEnd, *, metric: str, max_retries: int) -> Decision:
         attempt_reason=why if trial_state == PENDING else None,
         objective=objective if kept else None,
         info=info,
+    )
+
+
+def _reached_the_end(end: AttemptEnd) -> bool:
+    """Did the attempt show its objective at ``full_step``, then exit 0 or by hpt's stop?"""
+    return (
+        end.full_step is not None
+        and end.step is not None
+        and end.step >= end.full_step
+        and end.objective is not None
+        and math.isfinite(end.objective)
+        and end.error is None
+        and (end.exit_code == 0 or (end.signalled and end.exit_code in (-signal.SIGTERM, -signal.SIGKILL)))
     )
 
 

@@ -10,14 +10,23 @@ import math
 import time
 from datetime import datetime
 
-from rich.console import Console, Group
+from rich.console import Console as _RichConsole
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from .report import fmt
-from .reporting import QuietReporter, RunView
+from .reporting import OutputClosed, QuietReporter, RunView
 from .trial import FAILED, INTERRUPTED, PENDING, STOPPED, WITH_OBJECTIVE, best_trial
+
+
+class Console(_RichConsole):
+    """A rich console that lets a closed pipe be the caller's business: rich's own handling
+    exits the process with code 1, which would end a job (or turn a success into a failure)."""
+
+    def on_broken_pipe(self) -> None:
+        raise OutputClosed("the reader of hpt's output went away")
 
 
 def _params(params: dict) -> str:

@@ -52,6 +52,16 @@ def dumps(doc: dict) -> str:
     return json.dumps(clean(doc), indent=2)
 
 
+def stopped_how(trial) -> str:
+    """How a stopped trial was stopped, in words."""
+    how = trial.info.get("stopped")
+    if how == "job_end" or (how is None and (trial.reason or "").startswith("stopped: the job ended")):
+        return "stopped when the job ended"
+    if how == "diverged":
+        return "stopped when it diverged; its best value"
+    return "stopped early"
+
+
 def summary(console: Console, result: JobResult) -> None:
     """The human summary printed when a job ends."""
     spec = result.spec
@@ -75,7 +85,10 @@ def summary(console: Console, result: JobResult) -> None:
     if best is None:
         console.print("  best: no trial produced the objective")
     else:
-        note = "" if best["state"] == COMPLETED else f" (stopped early at step {best['step']})"
+        note = ""
+        if best["state"] != COMPLETED:
+            trial = next(t for t in result.trials if t.id == best["trial_id"])
+            note = f" ({stopped_how(trial)} at step {best['step']})"
         console.print(
             f"  best: trial {best['trial_id']}, {spec.objective.metric} = {fmt(best['objective'])}{note}"
         )

@@ -79,13 +79,18 @@ class QuietReporter:
     def end(self, run: RunView, ending: Any) -> None: ...
 
 
+class OutputClosed(Exception):
+    """The reader of hpt's output went away (a closed pipe). Not an ``OSError``, so that no
+    layer in between turns it into an exit of its own."""
+
+
 class Sheltered:
     """A reporter whose output may go away (a closed pipe, a terminal that was closed): the
     first error on writing silences it for good, and the job goes on without output."""
 
     def __init__(self, inner: Reporter):
         self.inner = inner
-        self.silenced: OSError | None = None
+        self.silenced: Exception | None = None
 
     def __getattr__(self, name: str):
         call = getattr(self.inner, name)
@@ -95,11 +100,11 @@ class Sheltered:
                 return None
             try:
                 return call(*args, **kwargs)
-            except OSError as exc:  # EPIPE from a closed pipe, EIO from a closed terminal
+            except (OSError, OutputClosed) as exc:  # a closed pipe, a closed terminal (EIO)
                 self.silenced = exc
                 return None
 
         return sheltered
 
 
-__all__ = ["QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered"]
+__all__ = ["OutputClosed", "QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered"]

@@ -430,6 +430,7 @@ class Runner:
                 stderr_tail=tuple(a.stderr_tail),
                 signalled=ev.signalled,
                 diverged=a.diverged,
+                full_step=self.spec.hyperband.max_resource if self.spec.hyperband else None,
             ),
             metric=self.objective.metric,
             max_retries=self.spec.limits.max_retries,

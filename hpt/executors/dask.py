@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..errors import DependencyError, HptError
 from .base import Event, Exited, Key, Launch, Output, Started
-from .proc import CappedLog, StopSignal, run_attempt
+from .proc import CappedLog, StopSignal, make_dirs, run_attempt
 
 INSTALL = "pip install 'hpt[dask]'"
 #: Output streamed back per attempt before only metric lines are sent (the worker's own log
@@ -286,7 +286,8 @@ class DaskExecutor:
                 return
             att.exited = True
         for stream, log in att.logs.items():
-            log.close(att.sizes[stream])
+            if log is not None:
+                log.close(att.sizes[stream])
         self._events.put(exited)
         with contextlib.suppress(Exception):
             self.client.unsubscribe_topic(att.topic)
@@ -297,11 +298,15 @@ class DaskExecutor:
     def _log(self, att: _Attempt, stream: str, lines: list[str]) -> None:
         if stream not in att.logs:
             path = Path(att.launch.log_dir)
-            path.mkdir(parents=True, exist_ok=True)
-            att.logs[stream] = CappedLog(path / f"{stream}.log")
+            try:
+                make_dirs(path, inside=path.parents[2] if len(path.parents) > 2 else None)
+                att.logs[stream] = CappedLog(path / f"{stream}.log")
+            except OSError:
+                att.logs[stream] = None  # no log here; the worker keeps its own copy
         data = ("\n".join(lines) + "\n").encode("utf-8", errors="replace")
         att.sizes[stream] += len(data)
-        att.logs[stream].write(data)
+        if att.logs[stream] is not None:
+            att.logs[stream].write(data)
 
     # ---- worker loss (monitor thread)
 

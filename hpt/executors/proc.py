@@ -13,6 +13,7 @@ rest of it is dropped until the next newline), and each log file keeps its first
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import selectors
@@ -75,20 +76,48 @@ class LineSplitter:
         return []
 
 
+def open_new(path: Path) -> int:
+    """A file descriptor for writing ``path`` afresh, never through a symbolic link."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def make_dirs(path: Path, inside: Path | None = None) -> None:
+    """``mkdir -p`` that refuses a symbolic link in ``path`` below ``inside`` (what hpt writes
+    stays in the job's directory)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if inside is not None:
+        p = path
+        while p != inside and inside in p.parents:
+            if p.is_symlink():
+                raise OSError(errno.ELOOP, "a symbolic link in the job directory", str(p))
+            p = p.parent
+
+
 class CappedLog:
-    """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes."""
+    """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes.
+
+    A write that fails (a full disk) ends the log, not the trial: the output still reaches hpt,
+    and the log says where it was cut.
+    """
 
     def __init__(self, path: Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
-        self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._f = os.fdopen(open_new(path), "wb")
         self.head, self.tail = head, tail
         self.written = 0
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
+        self.error: OSError | None = None
 
     def write(self, data: bytes) -> None:
+        if self.error is not None:
+            return
         room = self.head - self.written
         if room > 0:
-            self._f.write(data[:room])
+            try:
+                self._f.write(data[:room])
+            except OSError as exc:
+                self.error = exc
+                return
             self.written += min(room, len(data))
             data = data[room:]
         if data:
@@ -98,13 +127,19 @@ class CappedLog:
                 self._tail_size -= len(self._tail.popleft())
 
     def close(self, total: int) -> None:
-        if self._tail:
-            kept = b"".join(self._tail)[-self.tail :]
-            skipped = total - self.written - len(kept)
-            if skipped > 0:
-                self._f.write(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
-            self._f.write(kept)
-        self._f.close()
+        try:
+            if self.error is not None:
+                self._f.write(f"\n[hpt: the log stops here: {self.error.strerror or self.error}]\n".encode())
+            elif self._tail:
+                kept = b"".join(self._tail)[-self.tail :]
+                skipped = total - self.written - len(kept)
+                if skipped > 0:
+                    self._f.write(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
+                self._f.write(kept)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            self._f.close()
 
 
 class StopSignal:
@@ -161,7 +196,16 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
     key = launch.key
     log_dir = Path(launch.log_dir)
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(log_dir, inside=log_dir.parents[2] if len(log_dir.parents) > 2 else None)
+        logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
+    except OSError as exc:
+        emit(
+            Exited(
+                key, None, f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}", time.time()
+            )
+        )
+        return
+    try:
         status_r, status_w = os.pipe()
         try:
             proc = subprocess.Popen(
@@ -187,6 +231,8 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
         finally:
             os.close(status_w)
     except OSError as exc:
+        for log in logs.values():
+            log.close(0)
         emit(Exited(key, None, f"cannot start the trial: {exc.strerror or exc}", time.time()))
         return
     exited = []
@@ -197,20 +243,16 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
         emit(event)
 
     try:
-        _supervise(launch, proc, status_r, tracked, stop, log_dir)
+        _supervise(launch, proc, status_r, tracked, stop, logs)
     except Exception as exc:  # a bug here must not leave the runner waiting forever
         _signal_group(proc.pid, signal.SIGKILL)
         if not exited:
             emit(Exited(key, None, f"internal error while watching the trial: {exc!r}", time.time()))
 
 
-def _supervise(launch, proc, status_r, emit, stop, log_dir) -> None:
+def _supervise(launch, proc, status_r, emit, stop, logs) -> None:
     key = launch.key
     host = socket.gethostname()
-    logs = {
-        "stdout": CappedLog(log_dir / "stdout.log"),
-        "stderr": CappedLog(log_dir / "stderr.log"),
-    }
     totals = {"stdout": 0, "stderr": 0}
     splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
     sel = selectors.DefaultSelector()

@@ -16,12 +16,28 @@ from .rules import check
 from .schema_errors import schema_problems
 from .yamlio import YamlLoadError, load
 
+#: Larger spec files are refused before they are parsed (a real spec is a few kilobytes).
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+def _too_large(size: int) -> Problem:
+    return Problem(
+        "",
+        None,
+        None,
+        f"the spec is {size / 2**20:.1f} MiB; hpt reads specs of at most {MAX_SPEC_BYTES // 2**20} MiB",
+    )
+
 
 def load_spec(path: str | Path) -> Spec:
     """Load and validate a spec file. Raises :class:`SpecError` with every problem found."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(str(p), [_too_large(size)])
+        with open(p, "rb") as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)  # the file may grow between stat and read
     except OSError as exc:
         raise SpecError(
             str(p), [Problem("", None, None, f"cannot read the spec: {exc.strerror or exc}")]
@@ -33,11 +49,15 @@ def load_spec(path: str | Path) -> Spec:
             str(p),
             [Problem("", None, None, f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})")],
         ) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(str(p), [_too_large(len(raw))])
     return parse_spec(text, source=str(p), base_dir=p.resolve().parent)
 
 
 def parse_spec(text: str, source: str = "<spec>", base_dir: Path | None = None) -> Spec:
     """Validate spec text. ``base_dir`` anchors a relative ``workdir`` (the spec file's folder)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(source, [_too_large(len(text.encode("utf-8", errors="replace")))])
     base = (base_dir or Path.cwd()).resolve()
     if "\x00" in text:
         raise SpecError(source, [Problem("", None, None, "the spec contains a NUL byte")])
