@@ -76,19 +76,28 @@ class LineSplitter:
 
 
 class CappedLog:
-    """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes."""
+    """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes.
+
+    Unbuffered: what a trial prints is in the file as soon as it is read (``hpt logs --follow``
+    shows it live); a write is one read of the pipe, so this costs one system call per read.
+    """
 
     def __init__(self, path: Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
-        self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._f = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self.head, self.tail = head, tail
         self.written = 0
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
 
+    def _put(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # an unbuffered write may be partial
+            view = view[self._f.write(view) :]
+
     def write(self, data: bytes) -> None:
         room = self.head - self.written
         if room > 0:
-            self._f.write(data[:room])
+            self._put(data[:room])
             self.written += min(room, len(data))
             data = data[room:]
         if data:
@@ -102,8 +111,8 @@ class CappedLog:
             kept = b"".join(self._tail)[-self.tail :]
             skipped = total - self.written - len(kept)
             if skipped > 0:
-                self._f.write(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
-            self._f.write(kept)
+                self._put(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
+            self._put(kept)
         self._f.close()
 
 
