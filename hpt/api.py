@@ -14,12 +14,13 @@ mistake. The command line (``hpt.cli``) is a thin layer over these functions.
 from __future__ import annotations
 
 import contextlib
+import io
 import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 from .errors import JobNotFoundError, UsageError
 from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
@@ -226,7 +227,6 @@ def execute(store, spec, overrides, reporter: Reporter, executor: str | None = N
     from .runner import Runner
     from .store import JobLock
 
-    reporter = Sheltered(reporter)
     for w in spec.warnings:
         reporter.note(f"{spec.source}: warning: {w}")
     factory = executor_factory(spec, executor, address)
@@ -246,15 +246,23 @@ def execute(store, spec, overrides, reporter: Reporter, executor: str | None = N
         lock.release()
 
 
-def _reporter(reporter: Reporter | None, quiet: bool) -> Reporter:
-    if reporter is not None:
-        return reporter
-    if quiet:
-        return QuietReporter()
-    from .progress import Console, PlainReporter, RichReporter
+def _reporter(reporter: Reporter | None, quiet: bool, report: bool = False) -> Reporter:
+    if reporter is None:
+        if quiet:
+            reporter = QuietReporter()
+        else:
+            from .progress import Console, PlainReporter, RichReporter
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return RichReporter(console) if console.is_terminal else PlainReporter(console)
+            console = Console(stderr=True, highlight=False, soft_wrap=True)
+            reporter = RichReporter(console) if console.is_terminal else PlainReporter(console)
+    # Output that goes away (a closed pipe or terminal) silences the progress, not the job.
+    reporter = Sheltered(reporter)
+    if report:
+        from .htmlreport import ReportReporter
+        from .reporting import TeeReporter
+
+        reporter = TeeReporter(reporter, ReportReporter(note=reporter.note))
+    return reporter
 
 
 def run(
@@ -266,13 +274,16 @@ def run(
     reporter: Reporter | None = None,
     executor: str | None = None,
     address: str | None = None,
+    report: bool = False,
 ) -> JobResult:
     """Run a tuning job to its end and return its result.
 
     ``spec`` is a path to a spec file, a dict with the same content, or a
     :class:`~hpt.spec.Spec`. The job lives in ``<runs_dir>/<name>`` (default runs directory:
     ``$HPT_RUNS_DIR`` or ``./hpt-runs``; default name: the spec's). An unfinished job with the
-    same spec is resumed. ``quiet=False`` shows progress on standard error.
+    same spec is resumed. ``quiet=False`` shows progress on standard error; ``reporter``
+    replaces that progress display; ``report=True`` keeps ``<job dir>/report.html`` current
+    as trials end (see :func:`report`).
     """
     import dataclasses
 
@@ -281,7 +292,7 @@ def run(
     spec = _as_spec(spec)
     if name is not None:
         spec = dataclasses.replace(spec, name=check_name(name))
-    reporter = _reporter(reporter, quiet)
+    reporter = _reporter(reporter, quiet, report)
     store, effective, resumed = create_or_reopen(spec, _runs_dir(runs_dir))
     try:
         overrides = None
@@ -305,8 +316,10 @@ def resume(
     reporter: Reporter | None = None,
     executor: str | None = None,
     address: str | None = None,
+    report: bool = False,
 ) -> JobResult:
-    """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it."""
+    """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it.
+    ``quiet``, ``reporter`` and ``report`` as for :func:`run`."""
     from .jobs import reopen
 
     store, spec, overrides = reopen(
@@ -315,22 +328,23 @@ def resume(
         {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
     )
     try:
-        execute(store, spec, overrides, _reporter(reporter, quiet), executor, address)
+        execute(store, spec, overrides, _reporter(reporter, quiet, report), executor, address)
         return result_of(store, spec)
     finally:
         store.close()
 
 
 @contextlib.contextmanager
-def open_job(job: str, runs_dir: str | Path | None = None):
-    """``(store, spec)`` of an existing job, closed on exit."""
+def open_job(job: str, runs_dir: str | Path | None = None, *, readonly: bool = False):
+    """``(store, spec)`` of an existing job, closed on exit; ``readonly``: a connection that
+    cannot write (for views; the job may be running)."""
     from .jobs import stored_spec
     from .store import Store
 
     jdir = job_dir(_runs_dir(runs_dir), job)
     if not (jdir / "job.db").exists():
         raise JobNotFoundError(f"no job named {job!r} in {_runs_dir(runs_dir)} (see `hpt list`)")
-    store = Store.open(jdir)
+    store = Store.open(jdir, readonly=readonly)
     try:
         yield store, stored_spec(store)
     finally:
@@ -339,8 +353,85 @@ def open_job(job: str, runs_dir: str | Path | None = None):
 
 def load(job: str, *, runs_dir: str | Path | None = None) -> JobResult:
     """An existing job's result, read now (the job may be running)."""
-    with open_job(job, runs_dir) as (store, spec):
+    with open_job(job, runs_dir, readonly=True) as (store, spec):
         return result_of(store, spec)
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def report(job: str, *, out: str | Path | None = None, runs_dir: str | Path | None = None) -> Path:
+    """Write the job's HTML report (default ``<job dir>/report.html``) and return its path.
+
+    One self-contained file that opens offline: summary, optimization history, learning
+    curves, parallel coordinates, parameter importance, slice plots, every trial, failures by
+    reason. The job is read, never changed; it may be running.
+    """
+    from . import htmlreport
+    from .snapshot import read
+
+    with open_job(job, runs_dir, readonly=True) as (store, spec):
+        snap = read(store, spec)
+    return htmlreport.write(snap, Path(out) if out is not None else snap.job_dir / htmlreport.REPORT_NAME)
+
+
+def export(
+    job: str,
+    format: str = "csv",
+    *,
+    points: bool = False,
+    out: str | Path | TextIO | None = None,
+    runs_dir: str | Path | None = None,
+) -> str | None:
+    """The job's trials as ``csv`` or ``jsonl`` (one row per trial; ``points=True``: every
+    metric point in long form). Columns: docs/export.md. Written to ``out`` (a path or a text
+    stream); returned as a string when ``out`` is None.
+    """
+    from .export import FORMATS
+    from .export import export as write_export
+    from .snapshot import read
+
+    if format not in FORMATS:
+        raise UsageError(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
+    with open_job(job, runs_dir, readonly=True) as (store, spec):
+        snap = read(store, spec)
+        if out is None:
+            buf = io.StringIO(newline="")
+            write_export(store, snap, buf, format, points)
+            return buf.getvalue()
+        if isinstance(out, (str, Path)):
+            with open(out, "w", newline="", encoding="utf-8") as f:
+                write_export(store, snap, f, format, points)
+        else:
+            write_export(store, snap, out, format, points)
+    return None
+
+
+def logs(
+    job: str,
+    trial: int,
+    *,
+    attempt: int | None = None,
+    stderr: bool = False,
+    follow: bool = False,
+    out: BinaryIO | None = None,
+    runs_dir: str | Path | None = None,
+) -> int:
+    """Copy a trial's output (stdout, or ``stderr``) to the binary stream ``out`` (default:
+    standard output); ``attempt`` defaults to the latest. ``follow``: keep copying what it
+    prints until the attempt ends. Returns the bytes copied."""
+    import sys
+
+    from . import logs as trial_logs
+
+    with open_job(job, runs_dir, readonly=True) as (store, _spec):
+        log = trial_logs.locate(store, trial, attempt, stderr)
+        return trial_logs.stream(
+            log,
+            out if out is not None else sys.stdout.buffer,
+            follow=follow,
+            running=lambda: trial_logs.attempt_running(store, log.trial_id, log.attempt),
+        )
 
 
 __all__ = [
@@ -353,8 +444,11 @@ __all__ = [
     "TRIAL_STATES",
     "execute",
     "exit_code",
+    "export",
     "load",
+    "logs",
     "open_job",
+    "report",
     "result_of",
     "resume",
     "run",

@@ -149,6 +149,11 @@ ExecutorOpt = typer.Option(
 AddressOpt = typer.Option(
     None, "--address", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)."
 )
+ReportOpt = typer.Option(
+    False,
+    "--report",
+    help="Keep <job dir>/report.html (see `hpt report`) current as trials end.",
+)
 
 
 def _reporter(quiet: bool):
@@ -199,6 +204,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; only the final summary."),
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
+    report: bool = ReportOpt,
 ) -> None:
     """Run a tuning job (or resume it, if an unfinished job with the same spec exists)."""
     from . import api
@@ -210,6 +216,7 @@ def run(
         reporter=_reporter(quiet),
         executor=executor.value if executor else None,
         address=address,
+        report=report,
     )
     _finish(result, output)
 
@@ -231,6 +238,7 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
+    report: bool = ReportOpt,
 ) -> None:
     """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it."""
     from . import api
@@ -244,6 +252,7 @@ def resume(
         reporter=_reporter(quiet),
         executor=executor.value if executor else None,
         address=address,
+        report=report,
     )
     _finish(result, output)
 
@@ -360,6 +369,78 @@ def list_(
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"])),
         )
     _tables().print(table)
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@app.command()
+def report(
+    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write it (default <job dir>/report.html).", show_default=False
+    ),
+    runs_dir: Path | None = RunsDir,
+) -> None:
+    """Write a job's HTML report: one file with its plots that opens offline, even while the
+    job runs. Prints the file's path.
+
+    Example: hpt report digits-mlp-hyperband --out report.html
+    """
+    from . import api
+
+    print(api.report(job, out=out, runs_dir=_runs_dir(runs_dir)))
+
+
+@app.command()
+def export(
+    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    format: ExportFormat = typer.Option(
+        ExportFormat.csv, "--format", "-f", help="csv or jsonl (JSON Lines)."
+    ),
+    points: bool = typer.Option(
+        False, "--points", help="Every metric point (trial, attempt, metric, step, value, time)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write to this file instead of standard output.", show_default=False
+    ),
+    runs_dir: Path | None = RunsDir,
+) -> None:
+    """Export a job's trials, one row each, as CSV or JSON Lines (columns: docs/export.md).
+
+    Example: hpt export digits-svc-random --format csv > trials.csv
+    """
+    from . import api
+
+    api.export(
+        job,
+        format.value,
+        points=points,
+        out=out if out is not None else sys.stdout,
+        runs_dir=_runs_dir(runs_dir),
+    )
+
+
+@app.command()
+def logs(
+    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    trial: int = typer.Argument(..., help="The trial id.", show_default=False),
+    attempt: int | None = typer.Option(
+        None, "--attempt", min=1, help="Which attempt (default: the latest).", show_default=False
+    ),
+    stderr: bool = typer.Option(False, "--stderr", help="Show its standard error instead of its output."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing while the trial runs."),
+    runs_dir: Path | None = RunsDir,
+) -> None:
+    """Print what a trial printed (its stdout.log), or follow it live while it runs.
+
+    Example: hpt logs digits-svc-random 3 --stderr
+    """
+    from . import api
+
+    api.logs(job, trial, attempt=attempt, stderr=stderr, follow=follow, runs_dir=_runs_dir(runs_dir))
 
 
 @app.command("check-metrics")

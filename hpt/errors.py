@@ -64,6 +64,12 @@ class JobNotFoundError(HptError):
     exit_code = 2
 
 
+class TrialNotFoundError(HptError):
+    """A job has no trial with the id asked for."""
+
+    exit_code = 2
+
+
 class JobLockedError(HptError):
     """Another live hpt process is running this job."""
 

@@ -1,15 +1,17 @@
 """The reporter protocol: what the runner tells whoever watches a job, and what they may read.
 
 The runner calls a :class:`Reporter` as things happen; each call gets a :class:`RunView`, the
-read-only face of the run (the spec, every trial, the trials running now). A reporter never
-changes anything. :class:`QuietReporter` says nothing; ``hpt.progress`` has the plain-text and
-live-terminal reporters.
+read-only face of the run (the spec, its directory, every trial, the trials running now). A
+reporter never changes anything. :class:`QuietReporter` says nothing; :class:`TeeReporter`
+passes every call to several reporters; ``hpt.progress`` has the plain-text and live-terminal
+reporters, ``hpt.htmlreport.ReportReporter`` keeps the HTML report current.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from .trial import Trial
@@ -31,6 +33,11 @@ class RunView(Protocol):
 
     @property
     def spec(self) -> Any: ...
+
+    @property
+    def job_dir(self) -> Path:
+        """The job's directory (absolute)."""
+        ...
 
     @property
     def trials(self) -> Sequence[Trial]:
@@ -107,4 +114,39 @@ class Sheltered:
         return sheltered
 
 
-__all__ = ["OutputClosed", "QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered"]
+class TeeReporter:
+    """Forwards every call to each of ``reporters``, in order (progress and the HTML report)."""
+
+    def __init__(self, *reporters: Reporter):
+        self.reporters = reporters
+
+    def begin(self, run: RunView) -> None:
+        for r in self.reporters:
+            r.begin(run)
+
+    def note(self, text: str) -> None:
+        for r in self.reporters:
+            r.note(text)
+
+    def trial_started(self, run: RunView, trial: Trial, attempt: int, argv: Sequence[str]) -> None:
+        for r in self.reporters:
+            r.trial_started(run, trial, attempt, argv)
+
+    def trial_stopping(self, run: RunView, trial: Trial, kind: str, reason: str) -> None:
+        for r in self.reporters:
+            r.trial_stopping(run, trial, kind, reason)
+
+    def trial_ended(self, run: RunView, trial: Trial, attempt: int, attempt_state: str) -> None:
+        for r in self.reporters:
+            r.trial_ended(run, trial, attempt, attempt_state)
+
+    def tick(self, run: RunView) -> None:
+        for r in self.reporters:
+            r.tick(run)
+
+    def end(self, run: RunView, ending: Any) -> None:
+        for r in self.reporters:
+            r.end(run, ending)
+
+
+__all__ = ["OutputClosed", "QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered", "TeeReporter"]

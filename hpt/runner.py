@@ -110,6 +110,10 @@ class Runner:
     # ------------------------------------------------------------------ what reporters read
 
     @property
+    def job_dir(self):
+        return self.dir
+
+    @property
     def trials(self) -> list[Trial]:
         return self._trials
 

@@ -228,10 +228,22 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
+    def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         if path.is_symlink():
             raise StoreError(f"{path} is a symbolic link; hpt does not write through links")
         try:
+            if readonly:
+                # mode=ro: this connection cannot write, whatever a caller does; WAL lets it
+                # read while the runner writes.
+                conn = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=30.0,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA busy_timeout = 30000")
+                return conn
             conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -309,11 +321,13 @@ class Store:
             )
 
     @classmethod
-    def open(cls, jdir: Path) -> Store:
+    def open(cls, jdir: Path, *, readonly: bool = False) -> Store:
+        """Open a job's database; ``readonly`` for views (report, export, logs) that must never
+        write, even while the job runs."""
         path = jdir / DB_NAME
         if not path.is_file():
             raise JobNotFoundError(f"no job at {jdir}")
-        conn = cls._connect(path)
+        conn = cls._connect(path, readonly)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.Error as exc:
@@ -343,6 +357,16 @@ class Store:
                 self._conn.execute("ROLLBACK")
             raise
         else:
+            self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Several reads that see one state of the job (a read transaction), even while the
+        runner writes."""
+        self._conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
             self._conn.execute("COMMIT")
 
     def _event(self, conn, trial_id: int | None, kind: str, detail: str | None = None) -> None:
@@ -630,6 +654,16 @@ class Store:
         for tid, step, value in rows:
             out.setdefault(tid, []).append((step, _float(value)))
         return out
+
+    def all_points(self, latest: bool = True) -> list[tuple[int, int, str, int, float, float]]:
+        """``(trial_id, attempt, name, step, value, time)`` of every metric point of the job in
+        one query, in the order they were recorded: of each trial's latest attempt, or of every
+        attempt (``latest=False``)."""
+        sql = "SELECT m.trial_id, m.attempt, m.name, m.step, m.value, m.time FROM metrics m"
+        if latest:
+            sql += " JOIN trials t ON t.id = m.trial_id AND m.attempt = t.attempts"
+        rows = self._conn.execute(sql + " ORDER BY m.rowid")
+        return [(tid, a, n, s, _float(v), t) for tid, a, n, s, v, t in rows]
 
     def events(self) -> list[tuple[float, int | None, str, str | None]]:
         return list(self._conn.execute("SELECT time, trial_id, kind, detail FROM events ORDER BY id"))

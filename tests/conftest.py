@@ -111,3 +111,43 @@ limits:
 random_seed: 1
 {extra}
 """
+
+
+VIEW_JOB = "views"
+
+
+def views_spec(name: str = VIEW_JOB, *, max_jobs: int = 8, sleep: float = 0.01, steps: int = 9) -> str:
+    """A hyperband job of fake_train.py for the report, export and logs tests: two metrics,
+    trials that fail (x < 0.15), trials stopped at rungs, and categorical values that are
+    hostile to HTML and CSV."""
+    return f"""
+name: {name}
+command: [python, {FAKE}, --x, "{{x}}", --lr, "{{lr}}", --kind, "{{kind}}", --steps, "{{epochs}}",
+          --sleep, "{sleep}", --acc, --fail-if-x-below, "0.15"]
+static: {{epochs: {steps}}}
+objective: {{metric: loss, type: minimize}}
+metrics:
+  - {{name: loss, regex: 'loss=([-+0-9.eEnaif]+)'}}
+  - {{name: acc, regex: 'acc=([-+0-9.eE]+)'}}
+strategy: hyperband
+hyperband: {{min_resource: 1, eta: 3}}
+parameters:
+  x: {{type: continuous, min: 0.0, max: 1.0}}
+  lr: {{type: continuous, min: 1.0e-4, max: 1.0, scaling: logarithmic}}
+  kind: {{type: categorical, values: [a, "b,c", "</script><b>x"]}}
+limits: {{max_jobs: {max_jobs}, max_parallel_jobs: {min(2, max_jobs)}}}
+random_seed: 3
+"""
+
+
+@pytest.fixture(scope="session")
+def views_job(tmp_path_factory) -> Path:
+    """The runs directory of one finished real job (``VIEW_JOB``), run with ``--report``;
+    shared by the read-only view tests, which must not change it."""
+    base = tmp_path_factory.mktemp("views")
+    spec = base / "spec.yaml"
+    spec.write_text(views_spec())
+    runs = base / "runs"
+    r = hpt("run", spec, "--runs-dir", runs, "-q", "--report")
+    assert r.code == 0, r.err
+    return runs

@@ -289,11 +289,27 @@ def test_inspection_commands(write_spec, runs, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", ["run", "resume", "validate", "show", "best", "list", "schema", "check-metrics", "stop"]
+    "command",
+    [
+        "run",
+        "resume",
+        "validate",
+        "show",
+        "best",
+        "list",
+        "schema",
+        "check-metrics",
+        "stop",
+        "report",
+        "export",
+        "logs",
+    ],
 )
 def test_every_command_has_help(command):
     r = hpt(command, "--help")
     assert r.code == 0 and "Usage" in r.out
+    if command in ("report", "export", "logs"):
+        assert f"Example: hpt {command} " in r.out
 
 
 def test_usage_errors_exit_2():

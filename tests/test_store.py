@@ -80,6 +80,40 @@ def test_metric_history_uses_latest_attempt(store):
     assert store.metric_history("m") == {1: [(1, 1.0)]}
 
 
+def test_all_points_in_one_query(store):
+    t1, t2 = store.create_trial({}), store.create_trial({})
+    a = store.start_attempt(t1.id, "/l")
+    store.add_points(t1.id, a, [("m", 1, 9.0, 0.5)])
+    store.end_attempt(t1.id, a, attempt_state=FAILED, trial_state=PENDING)
+    a = store.start_attempt(t1.id, "/l")
+    store.add_points(t1.id, a, [("m", 1, 1.0, 1.5), ("n", 1, math.nan, 1.5)])
+    store.add_points(t2.id, store.start_attempt(t2.id, "/l"), [("m", 3, -math.inf, 2.5)])
+    latest = store.all_points()  # of each trial's latest attempt, in the order recorded
+    assert latest[0] == (1, 2, "m", 1, 1.0, 1.5) and latest[2] == (2, 1, "m", 3, -math.inf, 2.5)
+    assert latest[1][:4] == (1, 2, "n", 1) and math.isnan(latest[1][4])
+    assert [(tid, att, name) for tid, att, name, *_ in store.all_points(latest=False)] == [
+        (1, 1, "m"),
+        (1, 2, "m"),
+        (1, 2, "n"),
+        (2, 1, "m"),
+    ]
+
+
+def test_readonly_store_reads_while_the_writer_writes(tmp_path, store):
+    reader = Store.open(tmp_path / "job", readonly=True)
+    try:
+        store.create_trial({"x": 1})
+        with reader.reading():
+            seen = reader.trials()
+            store.create_trial({"x": 2})  # a write during the read transaction...
+            assert len(reader.trials()) == len(seen) == 1  # ...is not seen by it
+        assert len(reader.trials()) == 2
+        with pytest.raises(StoreError, match="read-only"):
+            reader.create_trial({"x": 3})
+    finally:
+        reader.close()
+
+
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=20))
 def test_float_round_trip(tmp_path_factory, values):

@@ -58,11 +58,11 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.execute("UPDATE job SET spec_json = ?", (json.dumps({"name": "old", "raw": True}),))
-    before = hpt("show", "old", "-o", "json", runs_dir=runs)
-    assert before.code == 0, before.err
+    shown = hpt("show", "old", "-o", "json", runs_dir=runs)  # read-only: read as it is
+    assert shown.code == 0 and shown.json()["status"] == "Completed", shown.err
+    resumed = hpt("resume", "old", "--max-jobs", "3", "--runs-dir", runs, "-q")  # writes: upgrades
+    assert resumed.code == 0, resumed.err
     with sqlite3.connect(db) as conn:
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
     assert version == "2" and json.loads(form)["version"] == 1 and json.loads(form)["name"] == "old"
-    resumed = hpt("resume", "old", "--max-jobs", "3", "--runs-dir", runs, "-q")
-    assert resumed.code == 0, resumed.err

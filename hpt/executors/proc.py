@@ -96,17 +96,24 @@ def make_dirs(path: Path, inside: Path | None = None) -> None:
 class CappedLog:
     """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes.
 
+    Unbuffered: what a trial prints is in the file as soon as it is read (``hpt logs --follow``
+    shows it live); a write is one read of the pipe, so this costs one system call per read.
     A write that fails (a full disk) ends the log, not the trial: the output still reaches hpt,
     and the log says where it was cut.
     """
 
     def __init__(self, path: Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
-        self._f = os.fdopen(open_new(path), "wb")
+        self._f = os.fdopen(open_new(path), "wb", buffering=0)
         self.head, self.tail = head, tail
         self.written = 0
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self.error: OSError | None = None
+
+    def _put(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # an unbuffered write may be partial
+            view = view[self._f.write(view) :]
 
     def write(self, data: bytes) -> None:
         if self.error is not None:
@@ -114,7 +121,7 @@ class CappedLog:
         room = self.head - self.written
         if room > 0:
             try:
-                self._f.write(data[:room])
+                self._put(data[:room])
             except OSError as exc:
                 self.error = exc
                 return
@@ -129,13 +136,13 @@ class CappedLog:
     def close(self, total: int) -> None:
         try:
             if self.error is not None:
-                self._f.write(f"\n[hpt: the log stops here: {self.error.strerror or self.error}]\n".encode())
+                self._put(f"\n[hpt: the log stops here: {self.error.strerror or self.error}]\n".encode())
             elif self._tail:
                 kept = b"".join(self._tail)[-self.tail :]
                 skipped = total - self.written - len(kept)
                 if skipped > 0:
-                    self._f.write(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
-                self._f.write(kept)
+                    self._put(f"\n[hpt: {skipped} bytes of output not kept in this log]\n".encode())
+                self._put(kept)
         except OSError:
             pass
         with contextlib.suppress(OSError):

@@ -22,6 +22,9 @@ p.add_argument("--fail-first-attempt", action="store_true")
 p.add_argument("--ignore-term", action="store_true")
 p.add_argument("--mode", default="ok", help="ok | crash | silent | slow | nan")
 p.add_argument("--spawn", action="store_true", help="start a child that starts a grandchild, all sleeping")
+p.add_argument(
+    "--acc", action="store_true", help="also print acc=1-loss/2 on each loss line (a second metric)"
+)
 args, unknown = p.parse_known_args()
 if "FAKE_TRAIN_SLEEP" in os.environ:  # lets a test resume the same spec with fast trials
     args.sleep = float(os.environ["FAKE_TRAIN_SLEEP"])
@@ -62,7 +65,8 @@ for i in range(1, args.steps + 1):
     elif args.value is not None:
         print(f"step={i} loss={args.value}")
     else:
-        print(f"step={i} loss={(args.x - 0.3) ** 2 + 1.0 / i:.6f}")
+        loss = (args.x - 0.3) ** 2 + 1.0 / i
+        print(f"step={i} loss={loss:.6f}" + (f" acc={1 - loss / 2:.6f}" if args.acc else ""))
 if args.exit:
     print("exiting with an error on purpose", file=sys.stderr)
 sys.exit(args.exit)

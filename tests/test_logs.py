@@ -1,0 +1,156 @@
+"""`hpt logs` on a finished job, and the read-only views (logs --follow, report, export) on a
+job that is running."""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import VIEW_JOB, cli_env, hpt, views_spec, wait_for
+
+from hpt import api
+from hpt.errors import JobNotFoundError, StoreError, UsageError
+from hpt.store import Store
+
+
+def test_logs_of_a_finished_trial(views_job):
+    store = Store.open(views_job / VIEW_JOB, readonly=True)
+    try:
+        trials = store.trials()
+    finally:
+        store.close()
+    done = next(t for t in trials if t.state == "completed")
+    r = hpt("logs", VIEW_JOB, done.id, runs_dir=views_job)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0].startswith("step=1 loss=") and r.out.splitlines()[-1].startswith("step=9 ")
+
+    def logs(trial, **kw) -> bytes:
+        buf = io.BytesIO()
+        api.logs(VIEW_JOB, trial, out=buf, runs_dir=views_job, **kw)
+        return buf.getvalue()
+
+    assert logs(done.id).decode() == r.out
+    assert logs(done.id, attempt=1) == logs(done.id)
+    # A finished trial: follow prints the same and returns at once.
+    assert logs(done.id, follow=True) == logs(done.id)
+    failed = next(t for t in trials if t.state == "failed")
+    assert b"is too small" in logs(failed.id, stderr=True) and logs(failed.id) == b""
+
+
+def test_logs_errors(views_job):
+    r = hpt("logs", VIEW_JOB, 99, runs_dir=views_job)
+    assert r.code == 2 and "has no trial 99 (it has trials 1-8)" in r.err
+    assert "Traceback" not in r.err
+    with pytest.raises(UsageError, match="trial 1 has attempt 1; there is no attempt 2"):
+        api.logs(VIEW_JOB, 1, attempt=2, runs_dir=views_job)
+    with pytest.raises(JobNotFoundError, match="no job named 'nope'"):
+        api.logs("nope", 1, runs_dir=views_job)
+
+
+def _attempt_state(db_dir, trial_id: int) -> str | None:
+    store = Store.open(db_dir, readonly=True)
+    try:
+        rows = store.attempts(trial_id)
+        return rows[-1].state if rows else None
+    finally:
+        store.close()
+
+
+def _first_lines(proc: subprocess.Popen, timeout: float) -> bytes:
+    """What ``proc`` printed up to its first newline (maybe more), read from the pipe itself so
+    that ``communicate`` later gets the rest."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no line in time (got {data!r})"
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, f"output ended early (got {data!r})"
+            data += chunk
+    return data
+
+
+def _follow(env, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpt", "logs", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="select on pipes")
+def test_views_of_a_running_job(tmp_path):
+    """logs --follow streams a trial while it runs and ends with it (Ctrl-C: exit 130); report
+    and export read the job while the runner writes; run --report leaves report.html."""
+    runs = tmp_path / "runs"
+    spec = tmp_path / "spec.yaml"
+    # One trial, printing a line every 0.4 s for 6 steps.
+    spec.write_text(views_spec("live", max_jobs=1, sleep=0.4, steps=6).replace('"0.15"', '"-1"'))
+    env = cli_env(runs)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "hpt", "run", str(spec), "-q", "--report"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    jdir = runs / "live"
+    procs = [run]
+    try:
+
+        def started():
+            assert run.poll() is None, run.communicate()[1].decode()
+            return (jdir / "job.db").exists() and _attempt_state(jdir, 1) == "running"
+
+        wait_for(started, 60, "trial 1")
+        follow, interrupted = _follow(env, "live", "1", "--follow"), _follow(env, "live", "1", "-f")
+        procs += [follow, interrupted]
+        first = _first_lines(follow, 30)
+        assert first.startswith(b"step=")
+        # Live: the line came while the trial was still running.
+        assert _attempt_state(jdir, 1) == "running"
+
+        report = api.report("live", out=tmp_path / "live.html", runs_dir=runs)
+        page = report.read_text()
+        assert "InProgress" in page and "running when this report was written" in page
+        assert ",running," in api.export("live", runs_dir=runs)
+
+        # Ctrl-C while following: exit 130, quietly.
+        assert _first_lines(interrupted, 30).startswith(b"step=")
+        interrupted.send_signal(signal.SIGINT)
+        _, err = interrupted.communicate(timeout=30)
+        assert interrupted.returncode == 130 and err == b""
+
+        out, err = follow.communicate(timeout=60)  # ends by itself when the trial ends
+        assert follow.returncode == 0, err
+        lines = (first + out).decode().splitlines()
+        assert [line.split()[0] for line in lines] == [f"step={i}" for i in range(1, 7)]
+        assert _attempt_state(jdir, 1) == "completed"
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err.decode()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(30)
+    page = (jdir / "report.html").read_text()
+    assert "Completed" in page and 'id="trial-1"' in page  # written again when the job ended
+
+
+def test_a_readonly_store_cannot_write(views_job):
+    store = Store.open(views_job / VIEW_JOB, readonly=True)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            store.request_stop()
+        assert store.job().name == VIEW_JOB
+    finally:
+        store.close()
