@@ -219,8 +219,13 @@ def _stop_on_signals(runner):
             signal.signal(s, h)
 
 
-def execute(store, spec, overrides, reporter: Reporter, executor: str | None = None, address=None):
-    """Run a created or reopened job to its end under this process; returns the ending."""
+def execute(
+    store, spec, overrides, reporter: Reporter, executor: str | None = None, address=None, devices=None
+):
+    """Run a created or reopened job to its end under this process; returns the ending.
+
+    ``devices`` is the run's :class:`~hpt.devices.Plan` (found from the spec when None)."""
+    from . import devices as dev
     from .executors import executor_factory
     from .jobs import prepare
     from .runner import Runner
@@ -229,10 +234,13 @@ def execute(store, spec, overrides, reporter: Reporter, executor: str | None = N
     reporter = Sheltered(reporter)
     for w in spec.warnings:
         reporter.note(f"{spec.source}: warning: {w}")
+    plan = devices if devices is not None else dev.plan(spec, executor)
+    for text in plan.notes(spec.limits.max_parallel_jobs):
+        reporter.note(text)
     factory = executor_factory(spec, executor, address)
     # The runner connects its executor (a Dask scheduler may be unreachable) before the job is
     # locked and marked in progress, so such a failure leaves the job as it was.
-    runner = Runner(spec, store, factory, reporter, seed=store.job().seed)
+    runner = Runner(spec, store, factory, reporter, seed=store.job().seed, devices=plan)
     lock = JobLock(store.dir)
     try:
         prepare(store, spec, lock, overrides)
@@ -276,19 +284,21 @@ def run(
     """
     import dataclasses
 
+    from . import devices as dev
     from .jobs import create_or_reopen, raised_limits, stored_spec
 
     spec = _as_spec(spec)
     if name is not None:
         spec = dataclasses.replace(spec, name=check_name(name))
     reporter = _reporter(reporter, quiet)
+    plan = dev.plan(spec, executor)  # before the job exists: no GPU found leaves nothing behind
     store, effective, resumed = create_or_reopen(spec, _runs_dir(runs_dir))
     try:
         overrides = None
         if resumed:
             overrides = {**store.job().overrides, **raised_limits(stored_spec(store), spec)}
             reporter.note(f"job {spec.name} exists and is unfinished: resuming it")
-        execute(store, effective, overrides, reporter, executor, address)
+        execute(store, effective, overrides, reporter, executor, address, plan)
         return result_of(store, effective)
     finally:
         store.close()
@@ -306,7 +316,9 @@ def resume(
     executor: str | None = None,
     address: str | None = None,
 ) -> JobResult:
-    """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it."""
+    """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it.
+    The GPUs are found again: a resumed job may run on other devices."""
+    from . import devices as dev
     from .jobs import reopen
 
     store, spec, overrides = reopen(
@@ -315,7 +327,8 @@ def resume(
         {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
     )
     try:
-        execute(store, spec, overrides, _reporter(reporter, quiet), executor, address)
+        plan = dev.plan(spec, executor)
+        execute(store, spec, overrides, _reporter(reporter, quiet), executor, address, plan)
         return result_of(store, spec)
     finally:
         store.close()

@@ -135,7 +135,8 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
                 f"extend it with `hpt resume {spec.name} --max-jobs N`, or run the spec again under another name with --name"
             )
         effective = apply_overrides(old, {**job.overrides, **raised})
-        return store, dataclasses.replace(effective, executor=spec.executor), True
+        # Where trials run (the executor, the devices) comes from the spec given now.
+        return store, dataclasses.replace(effective, executor=spec.executor, resources=spec.resources), True
 
     except BaseException:
         store.close()

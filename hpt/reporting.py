@@ -17,13 +17,15 @@ from .trial import Trial
 
 @dataclass(frozen=True)
 class RunningTrial:
-    """A trial attempt that runs now: since when (the runner's clock), and its latest objective
-    point ``(step, value)``, if any."""
+    """A trial attempt that runs now: since when (the runner's clock), its latest objective
+    point ``(step, value)``, if any, the GPUs it holds and its slot."""
 
     trial: Trial
     attempt: int
     started: float
     last_point: tuple[int, float] | None
+    devices: tuple[str, ...] = ()
+    slot: int | None = None
 
 
 class RunView(Protocol):

@@ -157,6 +157,13 @@ def schema_problems(doc: Document) -> list[Problem]:
         elif v == "anyOf":
             if path == ("command",):
                 add(path, "must be a non-empty string or a non-empty list of arguments")
+            elif path == ("resources", "gpus"):
+                add(
+                    path,
+                    f"must be auto or a list of device ids such as [0, 1] (got {_describe(err.instance)})",
+                )
+            elif path[:2] == ("resources", "gpus"):
+                add(path, f"must be a device index (0, 1...) or UUID (got {_describe(err.instance)})")
             elif "(s|m|h|d)" in json.dumps(_schema_at(path).get("anyOf", [])):
                 add(
                     path,
