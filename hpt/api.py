@@ -259,10 +259,9 @@ def _reporter(reporter: Reporter | None, quiet: bool) -> Reporter:
         return reporter
     if quiet:
         return QuietReporter()
-    from .progress import Console, PlainReporter, RichReporter
+    from .progress import Console, make_reporter
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return RichReporter(console) if console.is_terminal else PlainReporter(console)
+    return make_reporter(Console(stderr=True, highlight=False, soft_wrap=True))
 
 
 def run(

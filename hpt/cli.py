@@ -6,6 +6,7 @@ or wrong usage, 130 the job was interrupted or stopped (it can be resumed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -151,21 +152,45 @@ AddressOpt = typer.Option(
 )
 
 
-def _reporter(quiet: bool):
-    """Progress on standard error: live at a terminal, plain lines otherwise; with ``--quiet``
-    only messages (warnings, "resuming")."""
-    from .progress import PlainReporter, RichReporter
-    from .reporting import QuietReporter
+class LogFormat(str, Enum):
+    auto = "auto"
+    plain = "plain"
+    jsonl = "jsonl"
 
-    err = _err()
-    if quiet:
 
-        class _Notes(QuietReporter):
-            def note(self, text: str) -> None:
-                err.print(text, markup=False)
+LogFormatOpt = typer.Option(
+    LogFormat.auto,
+    "--log-format",
+    help="Progress on stderr: auto (a live display at a terminal, plain lines otherwise), plain, "
+    "or jsonl (one JSON object per event, for tools; docs/logs.md).",
+)
+LogIntervalOpt = typer.Option(
+    "30s",
+    "--log-interval",
+    help="Plain and JSONL logs: at most one progress line per running trial this often "
+    "(seconds, or 30s, 2m...); 0 prints every objective point.",
+)
 
-        return _Notes()
-    return RichReporter(err) if err.is_terminal else PlainReporter(err)
+
+def _interval(value: str) -> float:
+    from .spec import parse_duration
+
+    if value.strip() in ("0", "0s", "0.0"):
+        return 0.0
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise UsageError(
+            f"--log-interval must be a number of seconds or a duration such as 30s (got {value!r})"
+        )
+    return seconds
+
+
+def _reporter(quiet: bool, log_format: LogFormat = LogFormat.auto, interval: str = "30s"):
+    """Progress on standard error: live at a terminal, plain lines otherwise, or JSON Lines;
+    with ``--quiet`` only messages (warnings, "resuming")."""
+    from .progress import make_reporter
+
+    return make_reporter(_err(), log_format=log_format.value, interval=_interval(interval), quiet=quiet)
 
 
 def _finish(result, output: Output) -> None:
@@ -199,15 +224,20 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; only the final summary."),
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
+    log_format: LogFormat = LogFormatOpt,
+    log_interval: str = LogIntervalOpt,
 ) -> None:
-    """Run a tuning job (or resume it, if an unfinished job with the same spec exists)."""
+    """Run a tuning job (or resume it, if an unfinished job with the same spec exists).
+
+    Example: hpt run specs/digits-svc-random.yaml --log-format jsonl -o json > result.json
+    """
     from . import api
 
     result = api.run(
         spec_path,
         runs_dir=_runs_dir(runs_dir),
         name=name,
-        reporter=_reporter(quiet),
+        reporter=_reporter(quiet, log_format, log_interval),
         executor=executor.value if executor else None,
         address=address,
     )
@@ -231,8 +261,13 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
+    log_format: LogFormat = LogFormatOpt,
+    log_interval: str = LogIntervalOpt,
 ) -> None:
-    """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it."""
+    """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it.
+
+    Example: hpt resume digits-svc-random --max-jobs 30
+    """
     from . import api
 
     result = api.resume(
@@ -241,7 +276,7 @@ def resume(
         max_jobs=max_jobs,
         max_parallel_jobs=max_parallel_jobs,
         max_runtime=max_runtime,
-        reporter=_reporter(quiet),
+        reporter=_reporter(quiet, log_format, log_interval),
         executor=executor.value if executor else None,
         address=address,
     )
@@ -485,13 +520,43 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
 
 
+def wants_json(args: list[str]) -> bool:
+    """Did the command line ask for ``-o json`` (``--output json``, ``--output=json``, ``-ojson``)?"""
+    for i, a in enumerate(args):
+        if a == "--":
+            return False
+        if a in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if a in ("--output=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+def _json_error(message: str, code: int, problems=None) -> None:
+    """With ``-o json`` a failure is still one JSON document on stdout, for CI to parse."""
+    doc: dict = {"error": message, "exit_code": code}
+    if problems is not None:
+        doc["problems"] = [
+            {"path": p.path, "line": p.line, "col": p.col, "message": p.message, "severity": p.severity}
+            for p in problems
+        ]
+    with contextlib.suppress(OSError, OutputClosed):
+        print(json.dumps(doc, indent=2), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app and turn every error into a message and an exit code."""
+    """Console entry point: run the app and turn every error into a message and an exit code.
+
+    With ``-o json`` on the command line, every failure also prints one JSON document on
+    stdout: ``{"error": message, "exit_code": code}``, plus ``problems`` for an invalid spec.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    as_json = wants_json(args)
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Stream(sys.stdout), _Stream(sys.stderr)
     err = _err()
+    error: tuple[str, int, list | None] | None = None
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         result = app(args=args, prog_name="hpt", standalone_mode=False)
@@ -500,16 +565,21 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except typer.Abort:
         code = EXIT_INTERRUPTED
+        error = ("interrupted", code, None)
     except SpecError as exc:
         _print_problems(err, exc.source, exc.problems)
         code = exc.exit_code
+        more = len(exc.problems) - 1
+        error = (str(exc) + (f" (and {more} more)" if more > 0 else ""), code, exc.problems)
     except HptError as exc:
         if debug:
             traceback.print_exc()
         err.print(f"error: {_printable(str(exc))}", markup=False)
         code = exc.exit_code
+        error = (str(exc), code, None)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+        error = ("interrupted", code, None)
     except (BrokenPipeError, OutputClosed):
         # The reader of our output went away (e.g. `hpt show | head`): not an error.
         _quiet_stdout()
@@ -518,15 +588,19 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(exc, "show") and hasattr(exc, "format_message"):
             # A command-line usage error from typer's (possibly vendored) click.
             exc.show(file=sys.stderr)
-            sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+            code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+            if as_json:
+                _json_error(exc.format_message(), code)
+            sys.exit(code)
         # A bug in hpt, not a user mistake.
         if debug:
             traceback.print_exc()
-        err.print(
-            f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run with --debug for a traceback, and please report it)",
-            markup=False,
-        )
+        message = f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run with --debug for a traceback, and please report it)"
+        err.print(message, markup=False)
         code = EXIT_FAILED
+        error = (message, code, None)
+    if as_json and error is not None:
+        _json_error(*error)
     try:
         sys.stdout.flush()
     except (OSError, OutputClosed):

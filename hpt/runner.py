@@ -112,6 +112,7 @@ class Runner:
         self._elapsed0 = 0.0
         self._t0 = self.clock.monotonic()
         self._exhausted = False
+        self._killing = False
 
     # ------------------------------------------------------------------ what reporters read
 
@@ -206,6 +207,9 @@ class Runner:
                 reason = f"stopped by the user; resume with `hpt resume {self.spec.name}`"
                 self._end(Ending(JOB_STOPPED, reason, USER))
             if self._stop_level > 1:
+                if not self._killing:
+                    self._killing = True
+                    self._report_stopping(kill=True)
                 self.executor.kill_all()
             # Exits already received count before any timeout is judged (hpt may have been
             # paused while its trials ended).
@@ -405,10 +409,16 @@ class Runner:
         if not is_objective:
             return
         a.points.append((step, value))
+        decision = None
         if a.stop is None:
             reason = self.stopper.on_report(self.context(), a.trial, step, value)
             if reason:
                 self._stop(a, EARLY, reason)
+            else:
+                decision = getattr(self.stopper, "passed", None)
+        on_point = getattr(self.reporter, "trial_point", None)  # optional in the protocol
+        if on_point is not None:
+            on_point(self, a.trial, step, value, decision)
 
     def _save_points(self, only: _Active | None = None) -> None:
         for a in [only] if only else list(self._active.values()):
@@ -496,6 +506,14 @@ class Runner:
         self.ending = ending
         for a in list(self._active.values()):
             self._stop(a, ending.stop, ending.reason)
+        if self._active and not self._killing:
+            self._report_stopping(kill=False)
+
+    def _report_stopping(self, kill: bool) -> None:
+        report = getattr(self.reporter, "stopping", None)  # optional in the protocol
+        if report is not None and self._active:
+            user = self.ending is not None and self.ending.stop == USER
+            report(self, len(self._active), self.spec.limits.stop_grace_period, user=user, kill=kill)
 
 
 __all__ = ["Runner"]
