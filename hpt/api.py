@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import JobNotFoundError, UsageError
 from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
@@ -28,11 +28,15 @@ from .trial import (
     IN_PROGRESS,
     JOB_COMPLETED,
     JOB_STOPPED,
+    RUNNING,
     TRIAL_STATES,
     Trial,
     best_trial,
     state_counts,
 )
+
+if TYPE_CHECKING:
+    from .store import AttemptRow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -63,7 +67,10 @@ class Best:
 class JobResult:
     """A job as it stands: its status, every trial, and the best one.
 
-    :meth:`to_dict` is the document ``hpt show JOB -o json`` prints.
+    :meth:`to_dict` is the document ``hpt show JOB -o json`` prints. ``last_attempts`` holds
+    each trial's latest attempt (its devices, slot, exact argv and added environment);
+    ``metrics`` the last ``(step, value)`` of every metric of each trial's latest attempt (a
+    running trial's current values).
     """
 
     name: str
@@ -75,6 +82,8 @@ class JobResult:
     elapsed: float
     job_dir: Path
     random_seed: int
+    last_attempts: dict[int, AttemptRow] = field(default_factory=dict, repr=False)
+    metrics: dict[int, dict[str, tuple[int, float]]] = field(default_factory=dict, repr=False)
 
     @property
     def exit_code(self) -> int | None:
@@ -130,26 +139,38 @@ class JobResult:
                 "trial_dir": b.trial_dir,
             }
         if trials:
-            doc["trial_list"] = [
-                {
-                    "trial_id": t.id,
-                    "state": t.state,
-                    "objective": t.objective,
-                    "step": t.objective_step,
-                    "hyperparameters": t.params,
-                    "attempts": t.attempts,
-                    "reason": t.reason,
-                    "info": t.info,
-                }
-                for t in self.trials
-            ]
+            doc["trial_list"] = [self._trial_doc(t) for t in self.trials]
         return doc
+
+    def current(self, trial: Trial) -> tuple[int, float] | None:
+        """A running trial's latest objective point ``(step, value)``; None otherwise."""
+        if trial.state != RUNNING:
+            return None
+        return self.metrics.get(trial.id, {}).get(self.spec.objective.metric)
+
+    def _trial_doc(self, t: Trial) -> dict[str, Any]:
+        att = self.last_attempts.get(t.id)
+        current = self.current(t)
+        return {
+            "trial_id": t.id,
+            "state": t.state,
+            "objective": t.objective,
+            "step": t.objective_step,
+            "hyperparameters": t.params,
+            "attempts": t.attempts,
+            "reason": t.reason,
+            "info": t.info,
+            "metrics": {name: value for name, (_, value) in self.metrics.get(t.id, {}).items()},
+            "current": None if current is None else {"step": current[0], "value": current[1]},
+            "devices": att.devices if att is not None else None,
+        }
 
 
 def result_of(store, spec) -> JobResult:
     """The :class:`JobResult` of an open store, read now."""
     job = store.job()
     trials = tuple(store.trials())
+    last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
     jdir = store.dir.resolve()
     best = best_trial(trials, spec.objective.maximize)
     reason = job.end_reason
@@ -175,6 +196,8 @@ def result_of(store, spec) -> JobResult:
         elapsed=job.elapsed,
         job_dir=jdir,
         random_seed=job.seed,
+        last_attempts=last_attempts,
+        metrics=store.final_points(),
     )
 
 
@@ -273,24 +296,29 @@ def run(
     reporter: Reporter | None = None,
     executor: str | None = None,
     address: str | None = None,
+    restart: bool = False,
 ) -> JobResult:
     """Run a tuning job to its end and return its result.
 
     ``spec`` is a path to a spec file, a dict with the same content, or a
     :class:`~hpt.spec.Spec`. The job lives in ``<runs_dir>/<name>`` (default runs directory:
     ``$HPT_RUNS_DIR`` or ``./hpt-runs``; default name: the spec's). An unfinished job with the
-    same spec is resumed. ``quiet=False`` shows progress on standard error.
+    same spec is resumed; ``restart=True`` deletes an existing job of that name first (not a
+    running one) and starts over. ``quiet=False`` shows progress on standard error.
     """
     import dataclasses
 
     from . import devices as dev
-    from .jobs import create_or_reopen, raised_limits, stored_spec
+    from .jobs import create_or_reopen, delete_job, raised_limits, stored_spec
 
     spec = _as_spec(spec)
     if name is not None:
         spec = dataclasses.replace(spec, name=check_name(name))
     reporter = _reporter(reporter, quiet)
     plan = dev.plan(spec, executor)  # before the job exists: no GPU found leaves nothing behind
+    if restart and (job_dir(_runs_dir(runs_dir), spec.name) / "job.db").exists():
+        trials, status = delete_job(_runs_dir(runs_dir), spec.name)
+        reporter.note(f"deleted the existing job {spec.name} ({status}, {trials} trials): starting over")
     store, effective, resumed = create_or_reopen(spec, _runs_dir(runs_dir))
     try:
         overrides = None

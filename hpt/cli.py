@@ -27,7 +27,7 @@ app = typer.Typer(
     name="hpt",
     help="hpt: a local-first hyperparameter tuner. A YAML spec in, the best hyperparameters out.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -44,6 +44,8 @@ class BestFormat(str, Enum):
     json = "json"
     yaml = "yaml"
     args = "args"
+    argv = "argv"
+    env = "env"
 
 
 RunsDir = typer.Option(
@@ -59,6 +61,19 @@ def _runs_dir(value: Path | None) -> Path:
     return Path(value) if value else Path("hpt-runs")
 
 
+def _complete_jobs(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of job names, from the runs directory on the command line so far."""
+    from .paths import list_jobs
+
+    runs = ctx.params.get("runs_dir") or os.environ.get("HPT_RUNS_DIR")
+    return [p.name for p in list_jobs(_runs_dir(runs)) if p.name.startswith(incomplete)]
+
+
+JobArg = typer.Argument(
+    ..., metavar="JOB", help="The job name.", show_default=False, autocompletion=_complete_jobs
+)
+
+
 def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -67,9 +82,16 @@ def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _tables() -> Console:
-    """A console for tables: full width at a terminal, wide (not 80 columns) in a pipe or file."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+def _print_table(table) -> None:
+    """A table at the width :func:`show_width` gives (never narrower than its columns that do
+    not wrap: those overflow rather than being cut), or at its natural width in a pipe."""
+    from rich.measure import Measurement
+
+    wide = Console(highlight=False, width=100_000)
+    need = Measurement.get(wide, wide.options, table)
+    width = show_width()
+    width = need.maximum if width is None else max(width, need.minimum)
+    Console(highlight=False, width=width).print(table)
 
 
 def _version(value: bool) -> None:
@@ -226,6 +248,11 @@ def run(
     address: str | None = AddressOpt,
     log_format: LogFormat = LogFormatOpt,
     log_interval: str = LogIntervalOpt,
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Delete an existing job of this name (finished or not, never a running one) and start over.",
+    ),
 ) -> None:
     """Run a tuning job (or resume it, if an unfinished job with the same spec exists).
 
@@ -240,13 +267,14 @@ def run(
         reporter=_reporter(quiet, log_format, log_interval),
         executor=executor.value if executor else None,
         address=address,
+        restart=restart,
     )
     _finish(result, output)
 
 
 @app.command()
 def resume(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     max_jobs: int | None = typer.Option(
         None, "--max-jobs", min=1, help="Raise max_jobs (extends a finished job)."
     ),
@@ -285,7 +313,7 @@ def resume(
 
 @app.command()
 def stop(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     runs_dir: Path | None = RunsDir,
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the job has stopped."),
 ) -> None:
@@ -317,40 +345,105 @@ def stop(
         store.close()
 
 
+@app.command()
+def delete(
+    job: str = JobArg,
+    runs_dir: Path | None = RunsDir,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (required when not at a terminal)."),
+) -> None:
+    """Delete a job and everything in its directory (not a running job).
+
+    Example: hpt delete digits-svc-random --yes
+    """
+    from .api import load
+    from .jobs import delete_job
+
+    runs = _runs_dir(runs_dir)
+    result = load(job, runs_dir=runs)  # an unknown job is an error before any question
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"not deleting job {job!r} without --yes (standard input is not a terminal)")
+        if not typer.confirm(
+            f"Delete job {job} ({result.status}, {len(result.trials)} trials) and {result.job_dir}?",
+            default=False,
+            err=True,
+        ):
+            _err().print("nothing deleted", markup=False)
+            raise typer.Exit(EXIT_FAILED)
+    trials, status = delete_job(runs, job)
+    _err().print(f"deleted job {job} ({status}, {trials} trials)", markup=False)
+
+
 # --------------------------------------------------------------------------- inspecting jobs
+
+
+def show_width() -> int | None:
+    """The width ``hpt show`` fits its table into: ``COLUMNS`` when set, else the terminal's
+    when standard output is one; None (nothing cut or folded, as ``--wide``) in a pipe or file."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    return None
 
 
 @app.command()
 def show(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
     runs_dir: Path | None = RunsDir,
+    top: int | None = typer.Option(None, "--top", min=1, help="Only the N best trials."),
+    wide: bool = typer.Option(
+        False, "--wide", "-w", help="Every column at full width, whatever the terminal's width."
+    ),
+    metrics: bool = typer.Option(False, "--metrics", "-m", help="Add the final value of every metric."),
 ) -> None:
-    """Show a job's trials, best first, with AMT-style status counts."""
+    """Show a job's trials, best first, with AMT-style status counts.
+
+    The table fits the terminal (COLUMNS): the trial, state, objective and step are never cut;
+    hyperparameters that do not fit are named under it, and long reasons are listed below.
+    A running trial shows its latest step and value.
+
+    Example: hpt show digits-svc-random --top 10 --metrics
+    """
     from . import api
-    from .report import dumps, trials_table
+    from .report import dumps
+    from .trials_view import trials_view
 
     result = api.load(job, runs_dir=_runs_dir(runs_dir))
     if output == Output.json:
         print(dumps(result.to_dict()))
         return
-    console = _tables()
-    console.print(
-        f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else ""),
-        markup=False,
+    width = show_width()
+    view = trials_view(result, width=width, wide=wide, top=top, metrics=metrics)
+    # Never narrower than the table: numbers overflow a tiny terminal rather than being cut.
+    console = Console(
+        highlight=False, width=max(width or 0, view.width) if width and not wide else view.width
     )
-    console.print(trials_table(result))
+    head = f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else "")
+    console.print(head, markup=False, soft_wrap=width is None or wide)
+    console.print(view.table)
+    for note in view.notes:
+        console.print(note, markup=False, soft_wrap=width is None or wide)
 
 
 @app.command()
 def best(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     format: BestFormat = typer.Option(
-        BestFormat.json, "--format", "-f", help="json, yaml, or args (command-line arguments)."
+        BestFormat.json,
+        "--format",
+        "-f",
+        help="json, yaml, args (the hyperparameters as --name value), argv (the best trial's exact "
+        "command line, shell-quoted) or env (the variables hpt set for it, NAME=value).",
     ),
     runs_dir: Path | None = RunsDir,
 ) -> None:
-    """Print the best hyperparameters of a job."""
+    """Print the best hyperparameters of a job, or the best trial's exact command.
+
+    Example: hpt best digits-svc-random --format argv
+    """
     from . import api
     from .report import best_output
 
@@ -381,7 +474,10 @@ def list_(
         return
     table = Table()
     for col in ("job", "status", "trials", "completed", "best", "updated"):
-        table.add_column(col)
+        # Names and numbers are never cut: a narrow terminal wraps the dates instead.
+        table.add_column(
+            col, no_wrap=col != "updated", justify="left" if col in ("job", "status") else "right"
+        )
     for r in rows:
         status = r["status"]
         if status == "Unreadable" or (r["reason"] or "").startswith("interrupted: no runner"):
@@ -394,7 +490,7 @@ def list_(
             fmt(r["best"]) if r["best"] is not None else "",
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"])),
         )
-    _tables().print(table)
+    _print_table(table)
 
 
 @app.command("check-metrics")

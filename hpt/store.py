@@ -658,6 +658,20 @@ class Store:
             AttemptRow(*r[:12], *(json.loads(x) if x is not None else None for x in r[12:])) for r in rows
         ]
 
+    def final_points(self) -> dict[int, dict[str, tuple[int, float]]]:
+        """``trial_id -> {metric: (step, value)}``: the last point of every metric of every
+        trial's latest attempt (a running trial's current values)."""
+        rows = self._conn.execute(
+            "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN ("
+            " SELECT mm.trial_id, mm.name, MAX(mm.rowid) AS last FROM metrics mm"
+            " JOIN trials t ON t.id = mm.trial_id AND mm.attempt = t.attempts"
+            " GROUP BY mm.trial_id, mm.name) l ON m.rowid = l.last"
+        )
+        out: dict[int, dict[str, tuple[int, float]]] = {}
+        for tid, name, step, value in rows:
+            out.setdefault(tid, {})[name] = (step, _float(value))
+        return out
+
     def points(
         self, trial_id: int, name: str | None = None, attempt: int | None = None
     ) -> list[tuple[str, int, float, float]]:

@@ -289,7 +289,8 @@ def test_inspection_commands(write_spec, runs, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", ["run", "resume", "validate", "show", "best", "list", "schema", "check-metrics", "stop"]
+    "command",
+    ["run", "resume", "validate", "show", "best", "list", "schema", "check-metrics", "stop", "delete"],
 )
 def test_every_command_has_help(command):
     r = hpt(command, "--help")

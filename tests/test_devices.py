@@ -19,7 +19,6 @@ from hpt.errors import SpecError
 from hpt.executors.sim import SimTrial, run_simulated
 from hpt.spec import from_canonical, parse_spec, to_canonical
 from hpt.spec.canonical import differences, identity
-from hpt.store import Store
 from hpt.trial import COMPLETED, JOB_COMPLETED
 
 
@@ -201,6 +200,8 @@ def test_no_two_running_trials_share_a_device_and_each_gets_its_env(tmp_path):
     assert first.env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
     assert first.argv[:4] == ("train", "--device", "cuda:0", "--port")
     # The store keeps each attempt's devices, slot and exact argv.
+    from hpt.store import Store
+
     store = Store.open(tmp_path / "gpu")
     try:
         att = store.attempts(1)[0]
@@ -300,11 +301,10 @@ def test_end_to_end_with_a_fake_nvidia_smi_no_two_running_trials_share_a_device(
     assert overlapping, "trials ran one at a time: the test shows nothing"
     for a, b in overlapping:
         assert a["cuda"] != b["cuda"] and a["slot"] != b["slot"]
-    store = Store.open(runs / "gpus")
-    try:
-        assert {tuple(a.devices) for a in store.attempts()} == {("0",), ("1",)}
-    finally:
-        store.close()
+    doc = run_hpt("show", "gpus", "-o", "json", "--runs-dir", runs, env=env).json()
+    assert {tuple(t["devices"]) for t in doc["trial_list"]} == {("0",), ("1",)}
+    shown = run_hpt("show", "gpus", "--runs-dir", runs, env=env)
+    assert "gpus" in shown.out.splitlines()[3]  # a column of the devices each trial used
 
 
 def test_end_to_end_no_gpu_found_is_a_clear_error_before_the_job_exists(write_spec, runs, tmp_path):

@@ -68,6 +68,7 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
         columns = {r[1] for r in conn.execute("PRAGMA table_info(attempts)")}
     assert version == "2" and json.loads(form)["version"] == 1 and json.loads(form)["name"] == "old"
     assert {"slot", "devices", "argv", "env"} <= columns
+    assert hpt("best", "old", "--format", "argv", runs_dir=runs).code == 1  # not recorded back then
     resumed = hpt("resume", "old", "--max-jobs", "3", "--runs-dir", runs, "-q")
     assert resumed.code == 0, resumed.err
     with sqlite3.connect(db) as conn:
