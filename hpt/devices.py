@@ -226,7 +226,7 @@ class Plan:
             f"GPUs {','.join(self.devices)}{where}, {format_per_trial(self.per_trial)} per trial: "
             f"up to {cap} trial{'s' if cap != 1 else ''} at once"
         ]
-        if max_parallel_jobs > cap:
+        if max_parallel_jobs > cap and self.source != "resources.gpus":  # else validation warned
             out.append(
                 f"warning: max_parallel_jobs {max_parallel_jobs} is more than the GPUs allow; "
                 f"the run uses {cap}"

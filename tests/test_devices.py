@@ -136,9 +136,11 @@ def test_max_parallel_jobs_above_the_devices_is_a_warning_and_the_run_uses_the_c
     s = spec()
     (w,) = [str(p) for p in s.warnings]
     assert w.startswith("limits.max_parallel_jobs (line") and "the run uses 3" in w
-    assert Plan(("0", "1", "3"), 1.0).notes(4)[1] == (
+    # Devices found at the start (auto) are checked then; a listed one was checked above.
+    assert Plan(("0", "1", "3"), 1.0, "nvidia-smi").notes(4)[1] == (
         "warning: max_parallel_jobs 4 is more than the GPUs allow; the run uses 3"
     )
+    assert len(Plan(("0", "1", "3"), 1.0, "resources.gpus").notes(4)) == 1
 
 
 def test_the_devices_are_not_part_of_a_jobs_identity_but_gpus_per_trial_is():
