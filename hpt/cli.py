@@ -474,9 +474,11 @@ def list_(
         return
     table = Table()
     for col in ("job", "status", "trials", "completed", "best", "updated"):
-        # Names and numbers are never cut: a narrow terminal wraps the dates instead.
+        # Names and numbers are never cut: a narrow terminal wraps the status and dates instead.
         table.add_column(
-            col, no_wrap=col != "updated", justify="left" if col in ("job", "status") else "right"
+            col,
+            no_wrap=col not in ("status", "updated"),
+            justify="left" if col in ("job", "status") else "right",
         )
     for r in rows:
         status = r["status"]
