@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .errors import JobNotFoundError, UsageError
 from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
@@ -29,11 +29,15 @@ from .trial import (
     IN_PROGRESS,
     JOB_COMPLETED,
     JOB_STOPPED,
+    RUNNING,
     TRIAL_STATES,
     Trial,
     best_trial,
     state_counts,
 )
+
+if TYPE_CHECKING:
+    from .store import AttemptRow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -64,7 +68,10 @@ class Best:
 class JobResult:
     """A job as it stands: its status, every trial, and the best one.
 
-    :meth:`to_dict` is the document ``hpt show JOB -o json`` prints.
+    :meth:`to_dict` is the document ``hpt show JOB -o json`` prints. ``last_attempts`` holds
+    each trial's latest attempt (its devices, slot, exact argv and added environment);
+    ``metrics`` the last ``(step, value)`` of every metric of each trial's latest attempt (a
+    running trial's current values).
     """
 
     name: str
@@ -76,6 +83,8 @@ class JobResult:
     elapsed: float
     job_dir: Path
     random_seed: int
+    last_attempts: dict[int, AttemptRow] = field(default_factory=dict, repr=False)
+    metrics: dict[int, dict[str, tuple[int, float]]] = field(default_factory=dict, repr=False)
 
     @property
     def exit_code(self) -> int | None:
@@ -131,26 +140,38 @@ class JobResult:
                 "trial_dir": b.trial_dir,
             }
         if trials:
-            doc["trial_list"] = [
-                {
-                    "trial_id": t.id,
-                    "state": t.state,
-                    "objective": t.objective,
-                    "step": t.objective_step,
-                    "hyperparameters": t.params,
-                    "attempts": t.attempts,
-                    "reason": t.reason,
-                    "info": t.info,
-                }
-                for t in self.trials
-            ]
+            doc["trial_list"] = [self._trial_doc(t) for t in self.trials]
         return doc
+
+    def current(self, trial: Trial) -> tuple[int, float] | None:
+        """A running trial's latest objective point ``(step, value)``; None otherwise."""
+        if trial.state != RUNNING:
+            return None
+        return self.metrics.get(trial.id, {}).get(self.spec.objective.metric)
+
+    def _trial_doc(self, t: Trial) -> dict[str, Any]:
+        att = self.last_attempts.get(t.id)
+        current = self.current(t)
+        return {
+            "trial_id": t.id,
+            "state": t.state,
+            "objective": t.objective,
+            "step": t.objective_step,
+            "hyperparameters": t.params,
+            "attempts": t.attempts,
+            "reason": t.reason,
+            "info": t.info,
+            "metrics": {name: value for name, (_, value) in self.metrics.get(t.id, {}).items()},
+            "current": None if current is None else {"step": current[0], "value": current[1]},
+            "devices": att.devices if att is not None else None,
+        }
 
 
 def result_of(store, spec) -> JobResult:
     """The :class:`JobResult` of an open store, read now."""
     job = store.job()
     trials = tuple(store.trials())
+    last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
     jdir = store.dir.resolve()
     best = best_trial(trials, spec.objective.maximize)
     reason = job.end_reason
@@ -176,6 +197,8 @@ def result_of(store, spec) -> JobResult:
         elapsed=job.elapsed,
         job_dir=jdir,
         random_seed=job.seed,
+        last_attempts=last_attempts,
+        metrics=store.final_points(),
     )
 
 
@@ -220,8 +243,13 @@ def _stop_on_signals(runner):
             signal.signal(s, h)
 
 
-def execute(store, spec, overrides, reporter: Reporter, executor: str | None = None, address=None):
-    """Run a created or reopened job to its end under this process; returns the ending."""
+def execute(
+    store, spec, overrides, reporter: Reporter, executor: str | None = None, address=None, devices=None
+):
+    """Run a created or reopened job to its end under this process; returns the ending.
+
+    ``devices`` is the run's :class:`~hpt.devices.Plan` (found from the spec when None)."""
+    from . import devices as dev
     from .executors import executor_factory
     from .jobs import prepare
     from .runner import Runner
@@ -229,10 +257,13 @@ def execute(store, spec, overrides, reporter: Reporter, executor: str | None = N
 
     for w in spec.warnings:
         reporter.note(f"{spec.source}: warning: {w}")
+    plan = devices if devices is not None else dev.plan(spec, executor)
+    for text in plan.notes(spec.limits.max_parallel_jobs):
+        reporter.note(text)
     factory = executor_factory(spec, executor, address)
     # The runner connects its executor (a Dask scheduler may be unreachable) before the job is
     # locked and marked in progress, so such a failure leaves the job as it was.
-    runner = Runner(spec, store, factory, reporter, seed=store.job().seed)
+    runner = Runner(spec, store, factory, reporter, seed=store.job().seed, devices=plan)
     lock = JobLock(store.dir)
     try:
         prepare(store, spec, lock, overrides)
@@ -251,10 +282,9 @@ def _reporter(reporter: Reporter | None, quiet: bool, report: bool = False) -> R
         if quiet:
             reporter = QuietReporter()
         else:
-            from .progress import Console, PlainReporter, RichReporter
+            from .progress import Console, make_reporter
 
-            console = Console(stderr=True, highlight=False, soft_wrap=True)
-            reporter = RichReporter(console) if console.is_terminal else PlainReporter(console)
+            reporter = make_reporter(Console(stderr=True, highlight=False, soft_wrap=True))
     # Output that goes away (a closed pipe or terminal) silences the progress, not the job.
     reporter = Sheltered(reporter)
     if report:
@@ -275,31 +305,38 @@ def run(
     executor: str | None = None,
     address: str | None = None,
     report: bool = False,
+    restart: bool = False,
 ) -> JobResult:
     """Run a tuning job to its end and return its result.
 
     ``spec`` is a path to a spec file, a dict with the same content, or a
     :class:`~hpt.spec.Spec`. The job lives in ``<runs_dir>/<name>`` (default runs directory:
     ``$HPT_RUNS_DIR`` or ``./hpt-runs``; default name: the spec's). An unfinished job with the
-    same spec is resumed. ``quiet=False`` shows progress on standard error; ``reporter``
-    replaces that progress display; ``report=True`` keeps ``<job dir>/report.html`` current
-    as trials end (see :func:`report`).
+    same spec is resumed; ``restart=True`` deletes an existing job of that name first (not a
+    running one) and starts over. ``quiet=False`` shows progress on standard error;
+    ``reporter`` replaces that progress display; ``report=True`` keeps
+    ``<job dir>/report.html`` current as trials end (see :func:`report`).
     """
     import dataclasses
 
-    from .jobs import create_or_reopen, raised_limits, stored_spec
+    from . import devices as dev
+    from .jobs import create_or_reopen, delete_job, raised_limits, stored_spec
 
     spec = _as_spec(spec)
     if name is not None:
         spec = dataclasses.replace(spec, name=check_name(name))
     reporter = _reporter(reporter, quiet, report)
+    plan = dev.plan(spec, executor)  # before the job exists: no GPU found leaves nothing behind
+    if restart and (job_dir(_runs_dir(runs_dir), spec.name) / "job.db").exists():
+        trials, status = delete_job(_runs_dir(runs_dir), spec.name)
+        reporter.note(f"deleted the existing job {spec.name} ({status}, {trials} trials): starting over")
     store, effective, resumed = create_or_reopen(spec, _runs_dir(runs_dir))
     try:
         overrides = None
         if resumed:
             overrides = {**store.job().overrides, **raised_limits(stored_spec(store), spec)}
             reporter.note(f"job {spec.name} exists and is unfinished: resuming it")
-        execute(store, effective, overrides, reporter, executor, address)
+        execute(store, effective, overrides, reporter, executor, address, plan)
         return result_of(store, effective)
     finally:
         store.close()
@@ -319,7 +356,9 @@ def resume(
     report: bool = False,
 ) -> JobResult:
     """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it.
-    ``quiet``, ``reporter`` and ``report`` as for :func:`run`."""
+    ``quiet``, ``reporter`` and ``report`` as for :func:`run`. The GPUs are found again: a
+    resumed job may run on other devices."""
+    from . import devices as dev
     from .jobs import reopen
 
     store, spec, overrides = reopen(
@@ -328,7 +367,8 @@ def resume(
         {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
     )
     try:
-        execute(store, spec, overrides, _reporter(reporter, quiet, report), executor, address)
+        plan = dev.plan(spec, executor)
+        execute(store, spec, overrides, _reporter(reporter, quiet, report), executor, address, plan)
         return result_of(store, spec)
     finally:
         store.close()

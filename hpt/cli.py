@@ -6,6 +6,7 @@ or wrong usage, 130 the job was interrupted or stopped (it can be resumed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -26,7 +27,7 @@ app = typer.Typer(
     name="hpt",
     help="hpt: a local-first hyperparameter tuner. A YAML spec in, the best hyperparameters out.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -43,6 +44,8 @@ class BestFormat(str, Enum):
     json = "json"
     yaml = "yaml"
     args = "args"
+    argv = "argv"
+    env = "env"
 
 
 RunsDir = typer.Option(
@@ -58,6 +61,19 @@ def _runs_dir(value: Path | None) -> Path:
     return Path(value) if value else Path("hpt-runs")
 
 
+def _complete_jobs(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of job names, from the runs directory on the command line so far."""
+    from .paths import list_jobs
+
+    runs = ctx.params.get("runs_dir") or os.environ.get("HPT_RUNS_DIR")
+    return [p.name for p in list_jobs(_runs_dir(runs)) if p.name.startswith(incomplete)]
+
+
+JobArg = typer.Argument(
+    ..., metavar="JOB", help="The job name.", show_default=False, autocompletion=_complete_jobs
+)
+
+
 def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -66,9 +82,16 @@ def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _tables() -> Console:
-    """A console for tables: full width at a terminal, wide (not 80 columns) in a pipe or file."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+def _print_table(table) -> None:
+    """A table at the width :func:`show_width` gives (never narrower than its columns that do
+    not wrap: those overflow rather than being cut), or at its natural width in a pipe."""
+    from rich.measure import Measurement
+
+    wide = Console(highlight=False, width=100_000)
+    need = Measurement.get(wide, wide.options, table)
+    width = show_width()
+    width = need.maximum if width is None else max(width, need.minimum)
+    Console(highlight=False, width=width).print(table)
 
 
 def _version(value: bool) -> None:
@@ -156,21 +179,45 @@ ReportOpt = typer.Option(
 )
 
 
-def _reporter(quiet: bool):
-    """Progress on standard error: live at a terminal, plain lines otherwise; with ``--quiet``
-    only messages (warnings, "resuming")."""
-    from .progress import PlainReporter, RichReporter
-    from .reporting import QuietReporter
+class LogFormat(str, Enum):
+    auto = "auto"
+    plain = "plain"
+    jsonl = "jsonl"
 
-    err = _err()
-    if quiet:
 
-        class _Notes(QuietReporter):
-            def note(self, text: str) -> None:
-                err.print(text, markup=False)
+LogFormatOpt = typer.Option(
+    LogFormat.auto,
+    "--log-format",
+    help="Progress on stderr: auto (a live display at a terminal, plain lines otherwise), plain, "
+    "or jsonl (one JSON object per event, for tools; docs/logs.md).",
+)
+LogIntervalOpt = typer.Option(
+    "30s",
+    "--log-interval",
+    help="Plain and JSONL logs: at most one progress line per running trial this often "
+    "(seconds, or 30s, 2m...); 0 prints every objective point.",
+)
 
-        return _Notes()
-    return RichReporter(err) if err.is_terminal else PlainReporter(err)
+
+def _interval(value: str) -> float:
+    from .spec import parse_duration
+
+    if value.strip() in ("0", "0s", "0.0"):
+        return 0.0
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise UsageError(
+            f"--log-interval must be a number of seconds or a duration such as 30s (got {value!r})"
+        )
+    return seconds
+
+
+def _reporter(quiet: bool, log_format: LogFormat = LogFormat.auto, interval: str = "30s"):
+    """Progress on standard error: live at a terminal, plain lines otherwise, or JSON Lines;
+    with ``--quiet`` only messages (warnings, "resuming")."""
+    from .progress import make_reporter
+
+    return make_reporter(_err(), log_format=log_format.value, interval=_interval(interval), quiet=quiet)
 
 
 def _finish(result, output: Output) -> None:
@@ -205,25 +252,36 @@ def run(
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
     report: bool = ReportOpt,
+    log_format: LogFormat = LogFormatOpt,
+    log_interval: str = LogIntervalOpt,
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Delete an existing job of this name (finished or not, never a running one) and start over.",
+    ),
 ) -> None:
-    """Run a tuning job (or resume it, if an unfinished job with the same spec exists)."""
+    """Run a tuning job (or resume it, if an unfinished job with the same spec exists).
+
+    Example: hpt run specs/digits-svc-random.yaml --log-format jsonl -o json > result.json
+    """
     from . import api
 
     result = api.run(
         spec_path,
         runs_dir=_runs_dir(runs_dir),
         name=name,
-        reporter=_reporter(quiet),
+        reporter=_reporter(quiet, log_format, log_interval),
         executor=executor.value if executor else None,
         address=address,
         report=report,
+        restart=restart,
     )
     _finish(result, output)
 
 
 @app.command()
 def resume(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     max_jobs: int | None = typer.Option(
         None, "--max-jobs", min=1, help="Raise max_jobs (extends a finished job)."
     ),
@@ -239,8 +297,13 @@ def resume(
     executor: ExecutorKind | None = ExecutorOpt,
     address: str | None = AddressOpt,
     report: bool = ReportOpt,
+    log_format: LogFormat = LogFormatOpt,
+    log_interval: str = LogIntervalOpt,
 ) -> None:
-    """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it."""
+    """Continue a job after a crash, Ctrl-C or `hpt stop`; raise its limits to extend it.
+
+    Example: hpt resume digits-svc-random --max-jobs 30
+    """
     from . import api
 
     result = api.resume(
@@ -249,7 +312,7 @@ def resume(
         max_jobs=max_jobs,
         max_parallel_jobs=max_parallel_jobs,
         max_runtime=max_runtime,
-        reporter=_reporter(quiet),
+        reporter=_reporter(quiet, log_format, log_interval),
         executor=executor.value if executor else None,
         address=address,
         report=report,
@@ -259,7 +322,7 @@ def resume(
 
 @app.command()
 def stop(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     runs_dir: Path | None = RunsDir,
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the job has stopped."),
 ) -> None:
@@ -291,40 +354,105 @@ def stop(
         store.close()
 
 
+@app.command()
+def delete(
+    job: str = JobArg,
+    runs_dir: Path | None = RunsDir,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (required when not at a terminal)."),
+) -> None:
+    """Delete a job and everything in its directory (not a running job).
+
+    Example: hpt delete digits-svc-random --yes
+    """
+    from .api import load
+    from .jobs import delete_job
+
+    runs = _runs_dir(runs_dir)
+    result = load(job, runs_dir=runs)  # an unknown job is an error before any question
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"not deleting job {job!r} without --yes (standard input is not a terminal)")
+        if not typer.confirm(
+            f"Delete job {job} ({result.status}, {len(result.trials)} trials) and {result.job_dir}?",
+            default=False,
+            err=True,
+        ):
+            _err().print("nothing deleted", markup=False)
+            raise typer.Exit(EXIT_FAILED)
+    trials, status = delete_job(runs, job)
+    _err().print(f"deleted job {job} ({status}, {trials} trials)", markup=False)
+
+
 # --------------------------------------------------------------------------- inspecting jobs
+
+
+def show_width() -> int | None:
+    """The width ``hpt show`` fits its table into: ``COLUMNS`` when set, else the terminal's
+    when standard output is one; None (nothing cut or folded, as ``--wide``) in a pipe or file."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    return None
 
 
 @app.command()
 def show(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
     runs_dir: Path | None = RunsDir,
+    top: int | None = typer.Option(None, "--top", min=1, help="Only the N best trials."),
+    wide: bool = typer.Option(
+        False, "--wide", "-w", help="Every column at full width, whatever the terminal's width."
+    ),
+    metrics: bool = typer.Option(False, "--metrics", "-m", help="Add the final value of every metric."),
 ) -> None:
-    """Show a job's trials, best first, with AMT-style status counts."""
+    """Show a job's trials, best first, with AMT-style status counts.
+
+    The table fits the terminal (COLUMNS): the trial, state, objective and step are never cut;
+    hyperparameters that do not fit are named under it, and long reasons are listed below.
+    A running trial shows its latest step and value.
+
+    Example: hpt show digits-svc-random --top 10 --metrics
+    """
     from . import api
-    from .report import dumps, trials_table
+    from .report import dumps
+    from .trials_view import trials_view
 
     result = api.load(job, runs_dir=_runs_dir(runs_dir))
     if output == Output.json:
         print(dumps(result.to_dict()))
         return
-    console = _tables()
-    console.print(
-        f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else ""),
-        markup=False,
+    width = show_width()
+    view = trials_view(result, width=width, wide=wide, top=top, metrics=metrics)
+    # Never narrower than the table: numbers overflow a tiny terminal rather than being cut.
+    console = Console(
+        highlight=False, width=max(width or 0, view.width) if width and not wide else view.width
     )
-    console.print(trials_table(result))
+    head = f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else "")
+    console.print(head, markup=False, soft_wrap=width is None or wide)
+    console.print(view.table)
+    for note in view.notes:
+        console.print(note, markup=False, soft_wrap=width is None or wide)
 
 
 @app.command()
 def best(
-    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    job: str = JobArg,
     format: BestFormat = typer.Option(
-        BestFormat.json, "--format", "-f", help="json, yaml, or args (command-line arguments)."
+        BestFormat.json,
+        "--format",
+        "-f",
+        help="json, yaml, args (the hyperparameters as --name value), argv (the best trial's exact "
+        "command line, shell-quoted) or env (the variables hpt set for it, NAME=value).",
     ),
     runs_dir: Path | None = RunsDir,
 ) -> None:
-    """Print the best hyperparameters of a job."""
+    """Print the best hyperparameters of a job, or the best trial's exact command.
+
+    Example: hpt best digits-svc-random --format argv
+    """
     from . import api
     from .report import best_output
 
@@ -355,7 +483,12 @@ def list_(
         return
     table = Table()
     for col in ("job", "status", "trials", "completed", "best", "updated"):
-        table.add_column(col)
+        # Names and numbers are never cut: a narrow terminal wraps the status and dates instead.
+        table.add_column(
+            col,
+            no_wrap=col not in ("status", "updated"),
+            justify="left" if col in ("job", "status") else "right",
+        )
     for r in rows:
         status = r["status"]
         if status == "Unreadable" or (r["reason"] or "").startswith("interrupted: no runner"):
@@ -368,7 +501,7 @@ def list_(
             fmt(r["best"]) if r["best"] is not None else "",
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"])),
         )
-    _tables().print(table)
+    _print_table(table)
 
 
 class ExportFormat(str, Enum):
@@ -566,13 +699,43 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
 
 
+def wants_json(args: list[str]) -> bool:
+    """Did the command line ask for ``-o json`` (``--output json``, ``--output=json``, ``-ojson``)?"""
+    for i, a in enumerate(args):
+        if a == "--":
+            return False
+        if a in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if a in ("--output=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+def _json_error(message: str, code: int, problems=None) -> None:
+    """With ``-o json`` a failure is still one JSON document on stdout, for CI to parse."""
+    doc: dict = {"error": message, "exit_code": code}
+    if problems is not None:
+        doc["problems"] = [
+            {"path": p.path, "line": p.line, "col": p.col, "message": p.message, "severity": p.severity}
+            for p in problems
+        ]
+    with contextlib.suppress(OSError, OutputClosed):
+        print(json.dumps(doc, indent=2), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app and turn every error into a message and an exit code."""
+    """Console entry point: run the app and turn every error into a message and an exit code.
+
+    With ``-o json`` on the command line, every failure also prints one JSON document on
+    stdout: ``{"error": message, "exit_code": code}``, plus ``problems`` for an invalid spec.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    as_json = wants_json(args)
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Stream(sys.stdout), _Stream(sys.stderr)
     err = _err()
+    error: tuple[str, int, list | None] | None = None
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         result = app(args=args, prog_name="hpt", standalone_mode=False)
@@ -581,16 +744,21 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except typer.Abort:
         code = EXIT_INTERRUPTED
+        error = ("interrupted", code, None)
     except SpecError as exc:
         _print_problems(err, exc.source, exc.problems)
         code = exc.exit_code
+        more = len(exc.problems) - 1
+        error = (str(exc) + (f" (and {more} more)" if more > 0 else ""), code, exc.problems)
     except HptError as exc:
         if debug:
             traceback.print_exc()
         err.print(f"error: {_printable(str(exc))}", markup=False)
         code = exc.exit_code
+        error = (str(exc), code, None)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+        error = ("interrupted", code, None)
     except (BrokenPipeError, OutputClosed):
         # The reader of our output went away (e.g. `hpt show | head`): not an error.
         _quiet_stdout()
@@ -599,15 +767,19 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(exc, "show") and hasattr(exc, "format_message"):
             # A command-line usage error from typer's (possibly vendored) click.
             exc.show(file=sys.stderr)
-            sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+            code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+            if as_json:
+                _json_error(exc.format_message(), code)
+            sys.exit(code)
         # A bug in hpt, not a user mistake.
         if debug:
             traceback.print_exc()
-        err.print(
-            f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run with --debug for a traceback, and please report it)",
-            markup=False,
-        )
+        message = f"internal error: {type(exc).__name__}: {_printable(str(exc))} (run with --debug for a traceback, and please report it)"
+        err.print(message, markup=False)
         code = EXIT_FAILED
+        error = (message, code, None)
+    if as_json and error is not None:
+        _json_error(*error)
     try:
         sys.stdout.flush()
     except (OSError, OutputClosed):

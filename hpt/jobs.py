@@ -115,7 +115,8 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
             raise JobExistsError(
                 f"job {spec.name!r} already exists with a different spec ({jdir}):\n  "
                 + "\n  ".join(diff)
-                + "\nrun it under another name with --name, or resume it unchanged with `hpt resume "
+                + "\nstart over with `hpt run --restart` (deletes the old job), run it under another name "
+                + "with --name, or resume it unchanged with `hpt resume "
                 + spec.name
                 + "`"
             )
@@ -132,10 +133,12 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
         if job.status in (JOB_COMPLETED, JOB_FAILED) and not raised:
             raise JobExistsError(
                 f"job {spec.name!r} already ran ({job.status.lower()}: {job.end_reason}); see `hpt show {spec.name}`, "
-                f"extend it with `hpt resume {spec.name} --max-jobs N`, or run the spec again under another name with --name"
+                f"extend it with `hpt resume {spec.name} --max-jobs N`, start over with `hpt run --restart` "
+                "(deletes it), or run the spec again under another name with --name"
             )
         effective = apply_overrides(old, {**job.overrides, **raised})
-        return store, dataclasses.replace(effective, executor=spec.executor), True
+        # Where trials run (the executor, the devices) comes from the spec given now.
+        return store, dataclasses.replace(effective, executor=spec.executor, resources=spec.resources), True
 
     except BaseException:
         store.close()
@@ -166,6 +169,44 @@ def reopen(runs_dir: Path, name: str, overrides: dict[str, Any]) -> tuple[Store,
     except BaseException:
         store.close()
         raise
+
+
+# ---------------------------------------------------------------------- deleting
+
+
+def delete_job(runs_dir: Path, name: str) -> tuple[int, str]:
+    """Delete a job and its directory; returns ``(trials, status)`` it had.
+
+    Refused for a job that is running (its lock is held), for a directory that is not a job,
+    and for a job directory that is a symbolic link: nothing outside the runs directory is
+    ever deleted. The directory is first renamed to a hidden name (atomically, under the job's
+    lock), so a crash mid-way leaves no half-deleted job behind, only a hidden directory.
+    """
+    import shutil
+
+    from .errors import JobNotFoundError
+
+    jdir = job_dir(runs_dir, check_name(name))
+    if jdir.is_symlink():
+        raise UsageError(f"{jdir} is a symbolic link; hpt deletes only job directories inside {runs_dir}")
+    if not (jdir / "job.db").is_file():
+        raise JobNotFoundError(f"no job named {name!r} in {runs_dir} (see `hpt list`)")
+    if jdir.resolve().parent != Path(runs_dir).resolve():
+        raise UsageError(f"{jdir} is not inside {runs_dir}; not deleting it")
+    lock = JobLock(jdir)
+    lock.acquire(name)  # a running job is refused, with its pid and host
+    try:
+        store = Store.open(jdir)
+        try:
+            trials, status = len(store.trials()), store.job().status
+        finally:
+            store.close()
+        trash = jdir.parent / f".deleting-{name}-{os.getpid()}-{secrets.token_hex(3)}"
+        os.rename(jdir, trash)
+    finally:
+        lock.release()
+    shutil.rmtree(trash)
+    return trials, status
 
 
 # ---------------------------------------------------------------------- stray processes
@@ -233,4 +274,4 @@ def prepare(store: Store, spec: Spec, lock: JobLock, overrides: dict | None) -> 
     return interrupted
 
 
-__all__ = ["create_or_reopen", "reopen", "prepare", "stored_spec", "HptError"]
+__all__ = ["create_or_reopen", "delete_job", "reopen", "prepare", "stored_spec", "HptError"]

@@ -3,7 +3,7 @@
 :func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
 crash between creating a trial and starting it cannot leave a trial without it), renders the
 command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
-gets. A placeholder that cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the
+gets, and the attempt's slot and GPUs (``CUDA_VISIBLE_DEVICES``) when it has them. A placeholder that cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the
 runner records it as the trial's failure.
 """
 
@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+from .devices import Assignment
 from .executors.base import Launch
 from .executors.proc import make_dirs, open_new
 from .paths import attempt_dir, trial_dir
@@ -36,12 +37,20 @@ def write_params(tdir: Path, params: dict) -> None:
     os.replace(tmp, tdir / "params.json")
 
 
-def prepare(spec, jdir: Path, trial: Trial, attempt: int) -> Launch:
-    """The launch of ``attempt`` of ``trial`` in job directory ``jdir`` (absolute)."""
+def prepare(spec, jdir: Path, trial: Trial, attempt: int, assignment: Assignment | None = None) -> Launch:
+    """The launch of ``attempt`` of ``trial`` in job directory ``jdir`` (absolute), with the
+    slot and devices the allocator gave it (``{slot}`` is 0 and ``{gpus}`` empty without)."""
     tdir = trial_dir(jdir, trial.id)
     params = params_of(spec, trial)
     write_params(tdir, params)
-    builtins = {"trial_id": str(trial.id), "trial_dir": str(tdir), "job_dir": str(jdir)}
+    a = assignment or Assignment(0)
+    builtins = {
+        "trial_id": str(trial.id),
+        "trial_dir": str(tdir),
+        "job_dir": str(jdir),
+        "gpus": a.gpus,
+        "slot": a.slot,
+    }
     argv, env = spec.render(trial.params, builtins)
     env.update(
         HPT_JOB_NAME=spec.name,
@@ -49,7 +58,12 @@ def prepare(spec, jdir: Path, trial: Trial, attempt: int) -> Launch:
         HPT_TRIAL_ID=str(trial.id),
         HPT_TRIAL_DIR=str(tdir),
         HPT_ATTEMPT=str(attempt),
+        HPT_SLOT=str(a.slot),
     )
+    if a.devices:
+        env.update(CUDA_VISIBLE_DEVICES=a.gpus, HPT_GPUS=a.gpus)
+        if a.device_order:
+            env["CUDA_DEVICE_ORDER"] = a.device_order
     return Launch(
         trial_id=trial.id,
         attempt=attempt,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,17 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .errors import HptError
 from .store import Store
 from .trial import (
     COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    PENDING,
-    RUNNING,
-    STOPPED,
     TRIAL_STATES,
     best_trial,
-    rank_key,
 )
 
 if TYPE_CHECKING:
@@ -103,59 +97,29 @@ def summary(console: Console, result: JobResult) -> None:
 
 
 def trials_table(result: JobResult) -> Table:
-    """``hpt show``: trials sorted by objective (best first), the best highlighted."""
-    spec, trials, best = result.spec, result.trials, result.best
-    table = Table(title=f"{spec.name}: {spec.objective.type} {spec.objective.metric}", show_lines=False)
-    table.add_column("trial", justify="right")
-    table.add_column("state")
-    table.add_column(spec.objective.metric, justify="right")
-    table.add_column("step", justify="right")
-    for name in spec.space.names:
-        table.add_column(name, justify="right")
-    table.add_column("time", justify="right")
-    table.add_column("reason", overflow="fold", max_width=60)
+    """Every trial, best first, every column (``hpt show --wide``); see :mod:`hpt.trials_view`."""
+    from .trials_view import trials_view
 
-    now = time.time()
-    for t in sorted(trials, key=lambda t: rank_key(t, spec.objective.maximize)):
-        seconds = ((t.ended or now) - t.started) if t.started else None
-        state = (
-            t.state
-            if t.state != STOPPED
-            else f"stopped@{t.objective_step}"
-            if t.objective_step
-            else "stopped"
-        )
-        row = [
-            str(t.id),
-            state,
-            fmt(t.objective) if t.objective is not None else "",
-            str(t.objective_step) if t.objective_step is not None else "",
-            *[fmt(t.params.get(n, "")) for n in spec.space.names],
-            f"{seconds:.1f}s" if seconds is not None else "",
-            t.reason or "",
-        ]
-        style = (
-            "bold green"
-            if best is not None and t.id == best.trial_id
-            else {FAILED: "red", INTERRUPTED: "yellow", RUNNING: "cyan", PENDING: "dim"}.get(t.state)
-        )
-        if best is not None and t.id == best.trial_id:
-            row[0] = "* " + row[0]
-        table.add_row(*row, style=style)
-    c = result.counts
-    # AMT's TrainingJobStatusCounters, plus hpt's interrupted and pending.
-    table.caption = (
-        f"Completed {c[COMPLETED]} · InProgress {c[RUNNING]} · Failed {c[FAILED]} · Stopped {c[STOPPED]}"
-        f" · Interrupted {c[INTERRUPTED]} · Pending {c[PENDING]}"
-    )
-    return table
+    return trials_view(result, wide=True).table
 
 
 def best_output(result: JobResult, form: str) -> str:
-    """``hpt best``: the best hyperparameters as JSON, YAML or command-line arguments."""
+    """``hpt best``: the best hyperparameters as JSON, YAML or command-line arguments, or the
+    best trial's exact command line (``argv``, shell-quoted) or the environment hpt gave it
+    (``env``, one ``NAME=value`` a line, shell-quoted)."""
     best, spec = result.best, result.spec
     if best is None:
         return ""
+    if form in ("argv", "env"):
+        att = result.last_attempts.get(best.trial_id)
+        if att is None or att.argv is None:
+            raise HptError(
+                f"trial {best.trial_id} was started by an hpt that did not record its command line; "
+                f"use --format args"
+            )
+        if form == "argv":
+            return shlex.join(att.argv)
+        return "\n".join(f"{k}={shlex.quote(v)}" for k, v in (att.env or {}).items())
     if form == "args":
         return " ".join(
             f"--{k} {shlex.quote(str(v) if not isinstance(v, float) else repr(v))}"

@@ -19,13 +19,15 @@ from .trial import Trial
 
 @dataclass(frozen=True)
 class RunningTrial:
-    """A trial attempt that runs now: since when (the runner's clock), and its latest objective
-    point ``(step, value)``, if any."""
+    """A trial attempt that runs now: since when (the runner's clock), its latest objective
+    point ``(step, value)``, if any, the GPUs it holds and its slot."""
 
     trial: Trial
     attempt: int
     started: float
     last_point: tuple[int, float] | None
+    devices: tuple[str, ...] = ()
+    slot: int | None = None
 
 
 class RunView(Protocol):
@@ -55,6 +57,9 @@ class RunView(Protocol):
 
 
 class Reporter(Protocol):
+    """What the runner tells. ``trial_point`` and ``stopping`` are optional: the runner calls
+    them only on reporters that have them."""
+
     def begin(self, run: RunView) -> None: ...
 
     def note(self, text: str) -> None:
@@ -63,7 +68,20 @@ class Reporter(Protocol):
 
     def trial_started(self, run: RunView, trial: Trial, attempt: int, argv: Sequence[str]) -> None: ...
 
+    def trial_point(self, run: RunView, trial: Trial, step: int, value: float, decision: Any) -> None:
+        """An objective point of a running attempt, after the stopper judged it. ``decision``
+        is what the stopper decided when the point reached a rung and the trial continues
+        (a :class:`~hpt.strategies.hyperband.RungDecision`), else None; a stop comes as
+        :meth:`trial_stopping`."""
+        ...
+
     def trial_stopping(self, run: RunView, trial: Trial, kind: str, reason: str) -> None: ...
+
+    def stopping(self, run: RunView, trials: int, grace: float, *, user: bool, kill: bool) -> None:
+        """The job is ending while ``trials`` attempts still run: each gets ``grace`` seconds
+        after SIGTERM (``kill``: they are being killed now). ``user``: Ctrl-C or ``hpt stop``
+        ended it (a second Ctrl-C kills)."""
+        ...
 
     def trial_ended(self, run: RunView, trial: Trial, attempt: int, attempt_state: str) -> None: ...
 
@@ -80,7 +98,9 @@ class QuietReporter:
     def begin(self, run: RunView) -> None: ...
     def note(self, text: str) -> None: ...
     def trial_started(self, run: RunView, trial: Trial, attempt: int, argv: Sequence[str]) -> None: ...
+    def trial_point(self, run: RunView, trial: Trial, step: int, value: float, decision: Any) -> None: ...
     def trial_stopping(self, run: RunView, trial: Trial, kind: str, reason: str) -> None: ...
+    def stopping(self, run: RunView, trials: int, grace: float, *, user: bool, kill: bool) -> None: ...
     def trial_ended(self, run: RunView, trial: Trial, attempt: int, attempt_state: str) -> None: ...
     def tick(self, run: RunView) -> None: ...
     def end(self, run: RunView, ending: Any) -> None: ...
@@ -147,6 +167,18 @@ class TeeReporter:
     def end(self, run: RunView, ending: Any) -> None:
         for r in self.reporters:
             r.end(run, ending)
+
+    def __getattr__(self, name: str):
+        # The protocol's optional calls (``trial_point``, ``stopping``) go to those that take them.
+        takers = [getattr(r, name) for r in self.reporters if hasattr(r, name)]
+        if not takers or name.startswith("_"):
+            raise AttributeError(name)
+
+        def forward(*args, **kwargs):
+            for call in takers:
+                call(*args, **kwargs)
+
+        return forward
 
 
 __all__ = ["OutputClosed", "QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered", "TeeReporter"]

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .completion import Criteria, Ending, format_seconds
+from .devices import Assignment, Plan
 from .errors import EnvironmentFailure, HptError, StoreError
 from .executors.base import Clock, Event, Exited, Key, Launch, Output, RealClock, Started
 from .launch import prepare
@@ -60,14 +61,17 @@ class _Active:
     stop_reason: str | None = None
     diverged: bool = False  # the objective was printed as nan or inf (stop INVALID)
     skipped: dict[str, int] = field(default_factory=dict)  # secondary points that were no number
+    assignment: Assignment = Assignment(0)
 
 
 class Runner:
     """Runs (or resumes) one job until it completes, fails or is stopped.
 
     ``executor_factory`` is called with the runner's event queue and returns the
-    :class:`~hpt.executors.base.Executor`. The job must be prepared (locked, marked in
-    progress) by the caller: see :func:`hpt.jobs.prepare`.
+    :class:`~hpt.executors.base.Executor`. ``devices`` is the run's :class:`~hpt.devices.Plan`
+    (the GPUs trials may use; none by default): a trial starts only when its allocator has a
+    slot, and devices, for it. The job must be prepared (locked, marked in progress) by the
+    caller: see :func:`hpt.jobs.prepare`.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Runner:
         seed: int,
         poll_interval: float = 0.5,
         clock: Clock | None = None,
+        devices: Plan | None = None,
     ):
         self.spec = spec
         self.store = store
@@ -96,6 +101,7 @@ class Runner:
         self.stopper = make_stopper(spec)
         self.criteria = Criteria(spec)
         self.objective = spec.objective
+        self.allocator = (devices or Plan()).allocator(spec.limits.max_parallel_jobs)
         self._trials: list[Trial] = []  # id order; strategies read it after every point
         self._by_id: dict[int, Trial] = {}
         self.history: dict[int, list[tuple[int, float]]] = {}
@@ -106,6 +112,7 @@ class Runner:
         self._elapsed0 = 0.0
         self._t0 = self.clock.monotonic()
         self._exhausted = False
+        self._killing = False
 
     # ------------------------------------------------------------------ what reporters read
 
@@ -120,7 +127,14 @@ class Runner:
     @property
     def running(self) -> list[RunningTrial]:
         return [
-            RunningTrial(a.trial, a.attempt, a.started, a.points[-1] if a.points else None)
+            RunningTrial(
+                a.trial,
+                a.attempt,
+                a.started,
+                a.points[-1] if a.points else None,
+                a.assignment.devices,
+                a.assignment.slot,
+            )
             for a in sorted(self._active.values(), key=lambda a: a.trial.id)
         ]
 
@@ -197,6 +211,9 @@ class Runner:
                 reason = f"stopped by the user; resume with `hpt resume {self.spec.name}`"
                 self._end(Ending(JOB_STOPPED, reason, USER))
             if self._stop_level > 1:
+                if not self._killing:
+                    self._killing = True
+                    self._report_stopping(kill=True)
                 self.executor.kill_all()
             # Exits already received count before any timeout is judged (hpt may have been
             # paused while its trials ended).
@@ -261,7 +278,9 @@ class Runner:
 
     def _fill(self) -> None:
         limits = self.spec.limits
-        while len(self._active) < limits.max_parallel_jobs and self.ending is None:
+        while (
+            len(self._active) < limits.max_parallel_jobs and self.allocator.available and self.ending is None
+        ):
             waiting = self._waiting()
             if waiting is not None:
                 self._launch(waiting)
@@ -288,19 +307,32 @@ class Runner:
         trial.state, trial.attempts, trial.reason = RUNNING, attempt, None
         trial.objective = trial.objective_step = None
         self.history[trial.id] = []
+        assignment = self.allocator.acquire((trial.id, attempt))
+        if assignment is None:  # _fill launches only when the allocator has room
+            raise RuntimeError(f"no slot free for trial {trial.id}")
         try:
-            launch = prepare(self.spec, self.dir, trial, attempt)
+            launch = prepare(self.spec, self.dir, trial, attempt, assignment)
         except OSError as exc:
+            self.allocator.release((trial.id, attempt))
             raise EnvironmentFailure(
                 f"cannot write the directory of trial {trial.id} ({exc.strerror or exc}: {exc.filename}); "
                 f"fix the runs directory, then continue with `hpt resume {self.spec.name}`"
             ) from None
         except TemplateError as exc:
+            self.allocator.release((trial.id, attempt))
             self.store.end_attempt(
                 trial.id, attempt, attempt_state=FAILED, trial_state=FAILED, reason=str(exc)
             )
             trial.state, trial.reason, trial.ended = FAILED, str(exc), time.time()
             return
+        self.store.record_launch(
+            trial.id,
+            attempt,
+            argv=launch.argv,
+            env=launch.env,
+            slot=assignment.slot,
+            devices=assignment.devices if self.allocator.devices else None,
+        )
         active = _Active(
             trial,
             attempt,
@@ -309,6 +341,7 @@ class Runner:
             MetricParser(self.spec.metrics, guard=self._timer.guard),
             self.history[trial.id],
             ObjectiveTracker(self.objective.use, self.objective.maximize),
+            assignment=assignment,
         )
         self._active[launch.key] = active
         self.reporter.trial_started(self, trial, attempt, launch.argv)
@@ -346,6 +379,7 @@ class Runner:
         elif isinstance(event, Exited):
             self._save_points(a)
             del self._active[event.key]
+            self.allocator.release(event.key)
             self._finish(a, event)
 
     def _regex_timeout(self, a: _Active, exc: RegexTimeout) -> None:
@@ -379,10 +413,16 @@ class Runner:
         if not is_objective:
             return
         a.points.append((step, value))
+        decision = None
         if a.stop is None:
             reason = self.stopper.on_report(self.context(), a.trial, step, value)
             if reason:
                 self._stop(a, EARLY, reason)
+            else:
+                decision = getattr(self.stopper, "passed", None)
+        on_point = getattr(self.reporter, "trial_point", None)  # optional in the protocol
+        if on_point is not None:
+            on_point(self, a.trial, step, value, decision)
 
     def _save_points(self, only: _Active | None = None) -> None:
         for a in [only] if only else list(self._active.values()):
@@ -415,6 +455,7 @@ class Runner:
             event = self.clock.wait(self.events, _TICK)
             if isinstance(event, Exited):
                 self._active.pop(event.key, None)
+                self.allocator.release(event.key)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -469,6 +510,14 @@ class Runner:
         self.ending = ending
         for a in list(self._active.values()):
             self._stop(a, ending.stop, ending.reason)
+        if self._active and not self._killing:
+            self._report_stopping(kill=False)
+
+    def _report_stopping(self, kill: bool) -> None:
+        report = getattr(self.reporter, "stopping", None)  # optional in the protocol
+        if report is not None and self._active:
+            user = self.ending is not None and self.ending.stop == USER
+            report(self, len(self._active), self.spec.limits.stop_grace_period, user=user, kill=kill)
 
 
 __all__ = ["Runner"]

@@ -30,6 +30,9 @@ from .trial import FINISHED, IN_PROGRESS, INTERRUPTED, PENDING, RUNNING, Trial
 #: :func:`hpt.jobs.stored_spec` when the job is opened.
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+#: Columns of ``attempts`` that version 1 lacks: what each attempt was launched with (its slot,
+#: its devices and its exact argv and added environment, as JSON). Added by the upgrade.
+_LAUNCH_COLUMNS = (("slot", "INTEGER"), ("devices", "TEXT"), ("argv", "TEXT"), ("env", "TEXT"))
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +80,10 @@ CREATE TABLE attempts (
     exit_code INTEGER,
     reason TEXT,
     log_dir TEXT NOT NULL,
+    slot INTEGER,
+    devices TEXT,
+    argv TEXT,
+    env TEXT,
     PRIMARY KEY (trial_id, attempt)
 );
 CREATE TABLE metrics (
@@ -145,6 +152,10 @@ class AttemptRow:
     exit_code: int | None
     reason: str | None
     log_dir: str
+    slot: int | None = None
+    devices: list[str] | None = None  # the GPUs it was given; None without resources.gpus
+    argv: list[str] | None = None  # the command exactly as run
+    env: dict[str, str] | None = None  # the variables hpt added to the machine's environment
 
 
 def translate(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -224,6 +235,7 @@ class Store:
         self.dir = path.parent
         self._conn = _Connection(conn, path)
         self.version = SCHEMA_VERSION
+        self._launch_columns = True
 
     # ------------------------------------------------------------------ opening
 
@@ -342,7 +354,12 @@ class Store:
             )
         store = cls(path, conn)
         store.version = version
+        store._launch_columns = store._has_launch_columns()
         return store
+
+    def _has_launch_columns(self) -> bool:
+        names = {r[1] for r in self._conn.execute("PRAGMA table_info(attempts)")}
+        return all(c in names for c, _ in _LAUNCH_COLUMNS)
 
     def close(self) -> None:
         self._conn.close()
@@ -423,8 +440,13 @@ class Store:
         """Store the canonical form of a version-1 job's spec, making the store version 2."""
         with self._tx() as c:
             c.execute("UPDATE job SET spec_json = ? WHERE id = 1", (json.dumps(spec),))
+            have = {r[1] for r in c.execute("PRAGMA table_info(attempts)")}
+            for column, kind in _LAUNCH_COLUMNS:
+                if column not in have:
+                    c.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
             c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self.version = SCHEMA_VERSION
+        self._launch_columns = True
 
     def set_elapsed(self, elapsed: float) -> None:
         with self._tx() as c:
@@ -534,6 +556,33 @@ class Store:
                 (pid, pgid, host, trial_id, attempt),
             )
 
+    def record_launch(
+        self,
+        trial_id: int,
+        attempt: int,
+        *,
+        argv: Iterable[str],
+        env: dict[str, str],
+        slot: int | None = None,
+        devices: Iterable[str] | None = None,
+    ) -> None:
+        """What an attempt was started with: its exact argv, the environment hpt added, its
+        slot and its devices (``hpt best --format argv|env``, ``hpt show``)."""
+        if not self._launch_columns:
+            raise StoreError(f"{self.path} is a version-1 store; open it with hpt.jobs.stored_spec first")
+        with self._tx() as c:
+            c.execute(
+                "UPDATE attempts SET slot = ?, devices = ?, argv = ?, env = ? WHERE trial_id = ? AND attempt = ?",
+                (
+                    slot,
+                    json.dumps(list(devices)) if devices is not None else None,
+                    json.dumps(list(argv)),
+                    json.dumps(env),
+                    trial_id,
+                    attempt,
+                ),
+            )
+
     def add_points(
         self, trial_id: int, attempt: int, points: Iterable[tuple[str, int, float, float]]
     ) -> None:
@@ -618,15 +667,34 @@ class Store:
     # ------------------------------------------------------------------ reading
 
     def attempts(self, trial_id: int | None = None) -> list[AttemptRow]:
+        launch = "slot, devices, argv, env" if self._launch_columns else "NULL, NULL, NULL, NULL"
         sql = (
-            "SELECT trial_id, attempt, state, pid, pgid, host, started, ended, exit_code, reason, log_dir"
-            " FROM attempts"
+            "SELECT trial_id, attempt, state, pid, pgid, host, started, ended, exit_code, reason, log_dir, "
+            + launch
+            + " FROM attempts"
         )
         args: tuple = ()
         if trial_id is not None:
             sql += " WHERE trial_id = ?"
             args = (trial_id,)
-        return [AttemptRow(*r) for r in self._conn.execute(sql + " ORDER BY trial_id, attempt", args)]
+        rows = self._conn.execute(sql + " ORDER BY trial_id, attempt", args)
+        return [
+            AttemptRow(*r[:12], *(json.loads(x) if x is not None else None for x in r[12:])) for r in rows
+        ]
+
+    def final_points(self) -> dict[int, dict[str, tuple[int, float]]]:
+        """``trial_id -> {metric: (step, value)}``: the last point of every metric of every
+        trial's latest attempt (a running trial's current values)."""
+        rows = self._conn.execute(
+            "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN ("
+            " SELECT mm.trial_id, mm.name, MAX(mm.rowid) AS last FROM metrics mm"
+            " JOIN trials t ON t.id = mm.trial_id AND mm.attempt = t.attempts"
+            " GROUP BY mm.trial_id, mm.name) l ON m.rowid = l.last"
+        )
+        out: dict[int, dict[str, tuple[int, float]]] = {}
+        for tid, name, step, value in rows:
+            out.setdefault(tid, {})[name] = (step, _float(value))
+        return out
 
     def points(
         self, trial_id: int, name: str | None = None, attempt: int | None = None

@@ -303,6 +303,7 @@ def test_inspection_commands(write_spec, runs, tmp_path):
         "report",
         "export",
         "logs",
+        "delete",
     ],
 )
 def test_every_command_has_help(command):

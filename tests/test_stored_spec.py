@@ -58,11 +58,19 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.execute("UPDATE job SET spec_json = ?", (json.dumps({"name": "old", "raw": True}),))
+        for column in ("slot", "devices", "argv", "env"):  # what each attempt was launched with
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
     shown = hpt("show", "old", "-o", "json", runs_dir=runs)  # read-only: read as it is
     assert shown.code == 0 and shown.json()["status"] == "Completed", shown.err
+    assert hpt("best", "old", "--format", "argv", runs_dir=runs).code == 1  # not recorded back then
     resumed = hpt("resume", "old", "--max-jobs", "3", "--runs-dir", runs, "-q")  # writes: upgrades
     assert resumed.code == 0, resumed.err
     with sqlite3.connect(db) as conn:
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(attempts)")}
     assert version == "2" and json.loads(form)["version"] == 1 and json.loads(form)["name"] == "old"
+    assert {"slot", "devices", "argv", "env"} <= columns
+    with sqlite3.connect(db) as conn:
+        (argv,) = conn.execute("SELECT argv FROM attempts WHERE trial_id = 3").fetchone()
+    assert json.loads(argv)[0] == "python"

@@ -6,6 +6,15 @@ from __future__ import annotations
 from .base import Clock, Event, Executor, Exited, Key, Launch, Output, RealClock, Started
 
 
+def dask_resources(spec) -> dict[str, float]:
+    """The Dask worker resources one trial needs: ``executor.resources``, and ``GPU`` from
+    ``resources.gpus_per_trial``. The workers own their GPUs: hpt assigns no device ids there."""
+    resources = dict(spec.executor.resources)
+    if getattr(spec, "resources", None) is not None:
+        resources["GPU"] = spec.resources.gpus_per_trial
+    return resources
+
+
 def executor_factory(spec, kind: str | None = None, address: str | None = None):
     """A function ``events_queue -> Executor`` for a spec, with command-line overrides."""
     import os
@@ -25,7 +34,7 @@ def executor_factory(spec, kind: str | None = None, address: str | None = None):
             )
         from .dask import DaskExecutor
 
-        resources = dict(spec.executor.resources)
+        resources = dask_resources(spec)
         patterns = [m.regex for m in spec.metrics]
         return lambda events: DaskExecutor(events, address, resources, patterns)
     raise UsageError(f"unknown executor {kind!r} (local or dask)")
@@ -41,5 +50,6 @@ __all__ = [
     "Output",
     "RealClock",
     "Started",
+    "dask_resources",
     "executor_factory",
 ]

@@ -88,7 +88,8 @@ class SimExecutor:
 
     ``start_delay``: seconds from ``start`` to :class:`Started` (and to the first line's clock);
     ``stop_delay``: seconds from ``stop`` to the attempt's exit. :attr:`launches` lists every
-    launch in order, :attr:`stops` the virtual time of each stop request.
+    launch in order, :attr:`stops` the virtual time of each stop request, :meth:`span` when
+    an attempt ran.
     """
 
     name = "sim"
@@ -107,6 +108,11 @@ class SimExecutor:
         self.launches: list[Launch] = []
         self.stops: dict[Key, float] = {}
         self._ends: dict[Key, Exited] = {}
+        self._starts: dict[Key, float] = {}
+
+    def span(self, key: Key) -> tuple[float, float]:
+        """Virtual times at which attempt ``key`` started and exited (or will exit)."""
+        return self._starts[key], self._ends[key].time
 
     def factory(self, events: queue.Queue) -> SimExecutor:
         """The ``executor_factory`` the runner takes (the queue is not needed: events are
@@ -117,6 +123,7 @@ class SimExecutor:
         self.launches.append(launch)
         trial = self.behaviour(launch)
         key, t0 = launch.key, self.clock.now + self.start_delay
+        self._starts[key] = t0
         self.clock.schedule(t0, Started(key, None, None, "sim"))
         for offset, text in trial.lines:
             self.clock.schedule(t0 + offset, Output(key, trial.stream, (text,), t0 + offset))
@@ -144,24 +151,44 @@ class SimExecutor:
         pass
 
 
-def run_simulated(spec, behaviour: Callable[[Launch], SimTrial], runs_dir, **executor_options):
+def run_simulated(
+    spec,
+    behaviour: Callable[[Launch], SimTrial],
+    runs_dir,
+    *,
+    devices=None,
+    reporter=None,
+    **executor_options,
+):
     """Create ``spec``'s job in ``runs_dir`` and run it to its end on a :class:`SimExecutor`.
 
-    Returns ``(result, executor)``: the :class:`~hpt.api.JobResult`, and the executor (its
-    clock's ``now`` is the virtual time the job took; :attr:`SimExecutor.launches` every launch).
+    ``devices``: the :class:`~hpt.devices.Plan` of GPUs (default: the spec's listed devices,
+    none for ``gpus: auto``, so nothing is looked up). Returns ``(result, executor)``: the
+    :class:`~hpt.api.JobResult`, and the executor (its clock's ``now`` is the virtual time the
+    job took; :attr:`SimExecutor.launches` every launch).
     """
     import math
     from pathlib import Path
 
     from ..api import result_of
+    from ..devices import Plan
     from ..jobs import create_or_reopen
     from ..runner import Runner
 
     sim = SimExecutor(behaviour, **executor_options)
     store, spec, _ = create_or_reopen(spec, Path(runs_dir))
+    if devices is None and spec.resources is not None and spec.resources.gpus is not None:
+        devices = Plan(spec.resources.gpus, spec.resources.gpus_per_trial, "resources.gpus")
     try:
         runner = Runner(
-            spec, store, sim.factory, seed=store.job().seed, clock=sim.clock, poll_interval=math.inf
+            spec,
+            store,
+            sim.factory,
+            reporter,
+            seed=store.job().seed,
+            clock=sim.clock,
+            poll_interval=math.inf,
+            devices=devices,
         )
         runner.run()
         return result_of(store, spec), sim

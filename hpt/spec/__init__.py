@@ -31,6 +31,7 @@ from .model import (
     Limits,
     Metric,
     Objective,
+    Resources,
     Spec,
 )
 from .render import TemplateError, Value
@@ -53,6 +54,7 @@ __all__ = [
     "Limits",
     "Metric",
     "Objective",
+    "Resources",
     "Spec",
     "TemplateError",
     "Value",

@@ -12,8 +12,9 @@ Only JSON types appear (lists, never tuples; no NaN or infinity: a non-finite fl
 string ``"nan"``, ``"inf"`` or ``"-inf"``), and every ordered collection is a list, so the
 form survives ``json.dumps``/``json.loads`` and any key order.
 
-``identity(form)`` is the part that says "same job": everything but the name, the executor
-and the limits that may be raised on resume; ``differences`` words how two identities differ.
+``identity(form)`` is the part that says "same job": everything but the name, the executor,
+the devices and the limits that may be raised on resume; ``differences`` words how two
+identities differ.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .model import (
     Limits,
     Metric,
     Objective,
+    Resources,
     Spec,
 )
 from .render import Value
@@ -88,6 +90,7 @@ def to_canonical(spec: Spec) -> dict[str, Any]:
             "address": spec.executor.address,
             "resources": [{"name": k, "amount": _float_out(v)} for k, v in spec.executor.resources],
         },
+        "resources": None if spec.resources is None else _resources_out(spec.resources),
         "source": spec.source,
         "base_dir": str(spec.base_dir),
         "warnings": [
@@ -139,6 +142,10 @@ def _limits_out(limits: Limits) -> dict[str, Any]:
         "max_retries": limits.max_retries,
         "stop_grace_period": _float_out(limits.stop_grace_period),
     }
+
+
+def _resources_out(r: Resources) -> dict[str, Any]:
+    return {"gpus": "auto" if r.gpus is None else list(r.gpus), "gpus_per_trial": r.gpus_per_trial}
 
 
 def _hyperband_out(hb: Hyperband) -> dict[str, Any]:
@@ -193,6 +200,13 @@ def _param_in(d: dict[str, Any]) -> Param:
     return Param(d["name"], d["type"], float(d["min"]), float(d["max"]), d["scaling"], d["requested_scaling"])
 
 
+def _resources_in(r: dict[str, Any] | None) -> Resources | None:
+    if r is None:
+        return None
+    gpus = None if r["gpus"] == "auto" else tuple(str(g) for g in r["gpus"])
+    return Resources(gpus, float(r["gpus_per_trial"]))
+
+
 def _spec_in(data: dict[str, Any]) -> Spec:
     lim, hb, comp, ex, esr = (
         data["limits"],
@@ -233,6 +247,7 @@ def _spec_in(data: dict[str, Any]) -> Spec:
         executor=ExecutorConfig(
             ex["type"], ex["address"], tuple((r["name"], float(r["amount"])) for r in ex["resources"])
         ),
+        resources=_resources_in(data.get("resources")),  # absent in forms written before it existed
         random_seed=data["random_seed"],
         source=data["source"],
         base_dir=Path(data["base_dir"]),
@@ -249,14 +264,20 @@ def _spec_in(data: dict[str, Any]) -> Spec:
 def identity(data: dict[str, Any]) -> dict[str, Any]:
     """The part of a canonical form that makes a job the same job.
 
-    Everything but the name, the executor, the spec's file location (the workdir, absolute, is
-    kept) and the limits that may be raised on resume (``max_jobs``, ``max_parallel_jobs``,
-    ``max_runtime``). The environment and the metrics are sorted by name: their order changes
-    nothing. Two specs are the same job when their identities are equal.
+    Everything but the name, the executor, the devices (``resources.gpus``; ``gpus_per_trial``
+    is kept), the spec's file location (the workdir, absolute, is kept) and the limits that may
+    be raised on resume (``max_jobs``, ``max_parallel_jobs``, ``max_runtime``). The environment
+    and the metrics are sorted by name: their order changes nothing. Two specs are the same job
+    when their identities are equal.
     """
     check_version(data)
     out = {k: v for k, v in data.items() if k not in _NOT_IDENTITY}
     out["limits"] = {k: v for k, v in data["limits"].items() if k not in RAISABLE_LIMITS}
+    # The devices are where trials run, like the executor; how many a trial takes is not.
+    res = data.get("resources")
+    out.pop("resources", None)
+    if res is not None:
+        out["resources"] = {"gpus_per_trial": res["gpus_per_trial"]}
     for key in _UNORDERED:
         out[key] = sorted(data[key], key=lambda item: item["name"])
     return out

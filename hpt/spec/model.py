@@ -106,6 +106,15 @@ class ExecutorConfig:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """GPUs for trials: the devices (``None``: ``auto``, found when a run starts) and how many
+    (or what share of one) each trial uses. See :mod:`hpt.devices`."""
+
+    gpus: tuple[str, ...] | None = None
+    gpus_per_trial: float = 1.0
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated, immutable tuning job spec."""
 
@@ -124,6 +133,7 @@ class Spec:
     early_stopping_rule: EarlyStoppingRule = EarlyStoppingRule()
     completion: Completion = Completion()
     executor: ExecutorConfig = ExecutorConfig()
+    resources: Resources | None = None
     random_seed: int | None = None
     data: dict = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)

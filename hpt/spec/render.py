@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .model import Spec
 
-BUILTINS = ("trial_id", "trial_dir", "job_dir")
+GPUS, SLOT = "gpus", "slot"
+#: Placeholders hpt fills in itself. ``{gpus}``: the devices a trial got (comma-separated;
+#: needs ``resources``); ``{slot}``: 0 .. capacity-1, stable while the trial runs.
+BUILTINS = ("trial_id", "trial_dir", "job_dir", GPUS, SLOT)
 ARGS = "args"
 RESERVED = (*BUILTINS, ARGS)
 

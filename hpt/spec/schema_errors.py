@@ -90,6 +90,26 @@ _Validator = jsonschema.validators.extend(
 )
 
 
+def unquoted_placeholder(value: Any, path: tuple, doc: Document) -> str | None:
+    """The placeholder a user meant when YAML read an unquoted ``{lr}`` (or ``{lr:.2e}``) as a
+    mapping of one key; None when ``value`` is not such a mapping."""
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((key, inner),) = value.items()
+    if not isinstance(key, str) or isinstance(inner, (dict, list)):
+        return None
+    if inner is None:
+        return "{" + key + "}"
+    return "{" + key + ":" + doc.texts.get(path + (key,), str(inner)) + "}"
+
+
+def _placeholder_message(meant: str) -> str:
+    return (
+        f"YAML reads the unquoted {meant} as a mapping (braces start one in YAML); "
+        f'quote the placeholder: "{meant}"'
+    )
+
+
 def schema_problems(doc: Document) -> list[Problem]:
     """Every JSON Schema violation of the document, in words, with its line and column."""
     validator = _Validator(schema())
@@ -119,6 +139,8 @@ def schema_problems(doc: Document) -> list[Problem]:
             )
         elif v == "const":
             add(path, f"must be {err.validator_value!r}")
+        elif v == "type" and unquoted_placeholder(err.instance, path, doc):
+            add(path, _placeholder_message(unquoted_placeholder(err.instance, path, doc)))
         elif v == "type":
             types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
             want = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
@@ -155,8 +177,24 @@ def schema_problems(doc: Document) -> list[Problem]:
                     key=True,
                 )
         elif v == "anyOf":
-            if path == ("command",):
+            meant = (
+                [(i, unquoted_placeholder(x, path + (i,), doc)) for i, x in enumerate(err.instance)]
+                if path == ("command",) and isinstance(err.instance, list)
+                else []
+            )
+            if any(m for _, m in meant):
+                for i, m in meant:
+                    if m:
+                        add(path + (i,), _placeholder_message(m))
+            elif path == ("command",):
                 add(path, "must be a non-empty string or a non-empty list of arguments")
+            elif path == ("resources", "gpus"):
+                add(
+                    path,
+                    f"must be auto or a list of device ids such as [0, 1] (got {_describe(err.instance)})",
+                )
+            elif path[:2] == ("resources", "gpus"):
+                add(path, f"must be a device index (0, 1...) or UUID (got {_describe(err.instance)})")
             elif "(s|m|h|d)" in json.dumps(_schema_at(path).get("anyOf", [])):
                 add(
                     path,

@@ -140,6 +140,11 @@ def load(text: str, source: str = "<spec>") -> Document:
         msg = exc.problem or "invalid YAML"
         if exc.context:
             msg = f"{exc.context}: {msg}"
+        if "'{'" in msg and "flow" in msg:
+            msg += (
+                "; inside [ ] or { } a {placeholder} must be quoted, the whole element: "
+                '[python, train.py, "--lr={lr}"]'
+            )
         raise YamlLoadError([Problem("", line, col, f"YAML syntax error: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise YamlLoadError([Problem("", None, None, f"YAML error: {exc}")]) from None

@@ -316,8 +316,31 @@ class _Track:
     reached_at: dict[int, int] = field(default_factory=dict)  # level -> index of the point
 
 
+@dataclass(frozen=True)
+class RungDecision:
+    """A trial reached a rung and continues: its value there, its rank among the ``count``
+    trials of its bracket that reached the rung, and how many continue (``quota``)."""
+
+    rung: int
+    bracket: int
+    value: float
+    rank: int
+    count: int
+    quota: int
+
+    def __str__(self) -> str:
+        return (
+            f"rung {self.rung} of bracket {self.bracket}: {self.value:.6g} ranks {self.rank} of "
+            f"{self.count}, the top {self.quota} continue"
+        )
+
+
 class HyperbandStopper:
-    """ASHA with stopping, per bracket. See the module docstring for the exact rule."""
+    """ASHA with stopping, per bracket. See the module docstring for the exact rule.
+
+    :attr:`passed` is the last rung a trial passed in the latest :meth:`on_report` (None when
+    that point reached no rung, or the trial was stopped), for progress logs.
+    """
 
     def __init__(self, spec: Spec):
         hb = _settings(spec, "stopper")
@@ -334,6 +357,7 @@ class HyperbandStopper:
         self._keys: dict[tuple[int, int], list[tuple[int, float]]] = {}
         self._settled: set[int] = set()  # finished and fully read: they never change again
         self._low = 0  # every trial before this index of ctx.trials is settled
+        self.passed: RungDecision | None = None
 
     def bracket_of(self, info: dict) -> int:
         b = info.get("bracket")
@@ -386,6 +410,7 @@ class HyperbandStopper:
     # ---- the decision
 
     def on_report(self, ctx: Context, trial, step: int, value: float) -> str | None:
+        self.passed = None
         self._sync(ctx)
         track = self._tracks.get(trial.id)
         if track is None:
@@ -400,8 +425,10 @@ class HyperbandStopper:
             better = bisect.bisect_left(keys, rank_key(v, self.maximize))
             quota = promotion_quota(n, self.eta)
             if better >= quota:
+                self.passed = None
                 return (
                     f"hyperband: at rung {level} of bracket {track.bracket}, {self.metric}={v:.6g} "
                     f"ranks {better + 1} of {n}; only the top {quota} continue"
                 )
+            self.passed = RungDecision(level, track.bracket, v, better + 1, n, quota)
         return None

@@ -4,7 +4,8 @@
 with their positions and returns its part of the model, or None when it cannot), and assembles
 the :class:`Spec` when nothing failed. The sections live beside it: ``parameters``,
 ``metrics`` (and the objective), ``command`` (command, env, static values, placeholders,
-workdir, executor) and ``limits`` (limits, hyperband, early stopping rule, completion).
+workdir, executor), ``resources`` (GPUs) and ``limits`` (limits, hyperband, early stopping
+rule, completion).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .command import (
     build_env,
     build_executor,
     build_static,
+    check_gpus_placeholder,
     check_placeholders,
     resolve_workdir,
 )
@@ -32,6 +34,7 @@ from .limits import (
 )
 from .metrics import build_metrics, build_objective
 from .parameters import build_space
+from .resources import build_resources
 
 
 def check(
@@ -54,7 +57,7 @@ def check(
     static = build_static(ctx, d.get("static"), space)
     command = build_command(ctx, d.get("command"))
     env = build_env(ctx, d.get("env"))
-    check_placeholders(ctx, command, env, space, static)
+    used = check_placeholders(ctx, command, env, space, static)
     limits = build_limits(ctx, d.get("limits"), strategy, space)
     hyperband = build_hyperband(ctx, d, strategy, static)
     early = d.get("early_stopping", "off")
@@ -66,6 +69,8 @@ def check(
     rule = build_early_stopping_rule(ctx, d.get("early_stopping_rule"), early)
     completion = build_completion(ctx, d.get("completion"))
     executor = build_executor(ctx, d.get("executor"))
+    resources = build_resources(ctx, d.get("resources"), d.get("limits"), d.get("executor"))
+    check_gpus_placeholder(ctx, used, d)
     workdir = resolve_workdir(ctx, d.get("workdir"), base)
 
     if schema_failed or ctx.failed:
@@ -88,6 +93,7 @@ def check(
         early_stopping_rule=rule,
         completion=completion,
         executor=executor,
+        resources=resources,
         random_seed=d.get("random_seed"),
         data=d,
         text=text,

@@ -70,11 +70,14 @@ def build_env(ctx: Context, env: Any) -> dict[str, str]:
     }
 
 
-def check_placeholders(ctx: Context, command, env, space: Space | None, static: dict) -> None:
+def check_placeholders(ctx: Context, command, env, space: Space | None, static: dict) -> dict[str, tuple]:
+    """Check every placeholder; returns the names used (built-ins included), each with the path
+    of its first use."""
     params = ctx.doc.data.get("parameters")
     tuned = list(params) if isinstance(params, dict) else []
     known = set(tuned) | set(static) | set(render.BUILTINS)
     used: set[str] = set()
+    first: dict[str, tuple] = {}
     uses_args = False
     templates = [(("command", i), c) for i, c in enumerate(command or [])]
     if isinstance(ctx.doc.data.get("command"), str):
@@ -100,11 +103,13 @@ def check_placeholders(ctx: Context, command, env, space: Space | None, static: 
             elif name not in known:
                 ctx.error(
                     path,
-                    f"unknown placeholder {{{name}}}; it must name a parameter, a static value or one of {{trial_id}}, {{trial_dir}}, {{job_dir}}"
+                    f"unknown placeholder {{{name}}}; it must name a parameter, a static value or one of "
+                    + ", ".join("{" + b + "}" for b in render.BUILTINS)
                     + suggest(name, known),
                 )
             else:
                 used.add(name)
+                first.setdefault(name, path)
     if uses_args:
         used |= set(tuned)
     for name in tuned:
@@ -119,6 +124,7 @@ def check_placeholders(ctx: Context, command, env, space: Space | None, static: 
         values = {n: render.Value(v, render.text_of(v)) for n, v in sample.items()}
         values.update(static)
         values.update({b: render.Value("x", "x") for b in render.BUILTINS})
+        values[render.SLOT] = render.Value(0, "0")  # a number, so {slot:02d} works
         for path, template in templates:
             if template == "{args}":
                 continue
@@ -126,6 +132,26 @@ def check_placeholders(ctx: Context, command, env, space: Space | None, static: 
                 render.render(template, values)
             except (render.TemplateError, KeyError) as exc:
                 ctx.error(path, str(exc).strip('"'))
+    return first
+
+
+def check_gpus_placeholder(ctx: Context, used: dict[str, tuple], d: dict) -> None:
+    """``{gpus}`` names the devices hpt assigned: it needs ``resources``, and a local executor
+    (a Dask worker's devices are its own; hpt does not know them)."""
+    if render.GPUS not in used:
+        return
+    executor = d.get("executor") if isinstance(d.get("executor"), dict) else {}
+    if not isinstance(d.get("resources"), dict):
+        ctx.error(
+            used[render.GPUS],
+            "{gpus} names the GPUs hpt assigns to a trial: add resources (e.g. resources: {gpus: auto})",
+        )
+    elif executor.get("type") == "dask":
+        ctx.error(
+            used[render.GPUS],
+            "{gpus} is not known with the dask executor: a worker's GPUs are its own (read "
+            "CUDA_VISIBLE_DEVICES in the trial instead)",
+        )
 
 
 def resolve_workdir(ctx: Context, workdir: Any, base: Path) -> Path | None:
