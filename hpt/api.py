@@ -75,6 +75,9 @@ class JobResult:
     elapsed: float
     job_dir: Path
     random_seed: int
+    #: Under ``warm_start``: its type, and per parent job how many of its trials there were,
+    #: how many inform the strategy, and why the others do not (:func:`hpt.warmstart.summary`).
+    warm_start: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int | None:
@@ -117,6 +120,7 @@ class JobResult:
             "elapsed_seconds": round(self.elapsed, 3),
             "job_dir": str(self.job_dir),
             "random_seed": self.random_seed,
+            "warm_start": self.warm_start,
         }
         if self.best is not None:
             b = self.best
@@ -148,6 +152,8 @@ class JobResult:
 
 def result_of(store, spec) -> JobResult:
     """The :class:`JobResult` of an open store, read now."""
+    from .warmstart import summary
+
     job = store.job()
     trials = tuple(store.trials())
     jdir = store.dir.resolve()
@@ -175,6 +181,7 @@ def result_of(store, spec) -> JobResult:
         elapsed=job.elapsed,
         job_dir=jdir,
         random_seed=job.seed,
+        warm_start=summary(spec, store.prior()) if spec.warm_start is not None else None,
     )
 
 

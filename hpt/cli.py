@@ -293,7 +293,7 @@ def show(
 ) -> None:
     """Show a job's trials, best first, with AMT-style status counts."""
     from . import api
-    from .report import dumps, trials_table
+    from .report import dumps, trials_table, warm_start_line
 
     result = api.load(job, runs_dir=_runs_dir(runs_dir))
     if output == Output.json:
@@ -304,6 +304,9 @@ def show(
         f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else ""),
         markup=False,
     )
+    line = warm_start_line(result)
+    if line:
+        console.print(line, markup=False)
     console.print(trials_table(result))
 
 

@@ -7,6 +7,8 @@ import sqlite3
 
 from conftest import FAKE, hpt
 
+from hpt.spec import CANONICAL_VERSION
+
 
 def spec_text(name: str, workdir: str, runtime: str) -> str:
     return f"""
@@ -58,11 +60,18 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.execute("UPDATE job SET spec_json = ?", (json.dumps({"name": "old", "raw": True}),))
+        conn.execute("DROP TABLE prior")  # a version-1 store has no table of warm-start parents
     before = hpt("show", "old", "-o", "json", runs_dir=runs)
     assert before.code == 0, before.err
     with sqlite3.connect(db) as conn:
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
-    assert version == "2" and json.loads(form)["version"] == 1 and json.loads(form)["name"] == "old"
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "prior" in tables  # added by the upgrade
+    assert (
+        version == "2"
+        and json.loads(form)["version"] == CANONICAL_VERSION
+        and json.loads(form)["name"] == "old"
+    )
     resumed = hpt("resume", "old", "--max-jobs", "3", "--runs-dir", runs, "-q")
     assert resumed.code == 0, resumed.err

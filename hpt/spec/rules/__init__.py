@@ -4,7 +4,8 @@
 with their positions and returns its part of the model, or None when it cannot), and assembles
 the :class:`Spec` when nothing failed. The sections live beside it: ``parameters``,
 ``metrics`` (and the objective), ``command`` (command, env, static values, placeholders,
-workdir, executor) and ``limits`` (limits, hyperband, early stopping rule, completion).
+workdir, executor), ``limits`` (limits, hyperband, early stopping rule, completion), ``start``
+(initial points, warm start) and ``sagemaker`` (script mode).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from .limits import (
 )
 from .metrics import build_metrics, build_objective
 from .parameters import build_space
+from .sagemaker import build_sagemaker
+from .start import build_initial_points, build_warm_start
 
 
 def check(
@@ -67,6 +70,9 @@ def check(
     completion = build_completion(ctx, d.get("completion"))
     executor = build_executor(ctx, d.get("executor"))
     workdir = resolve_workdir(ctx, d.get("workdir"), base)
+    initial_points = build_initial_points(ctx, d.get("initial_points"), space, static, limits)
+    warm_start = build_warm_start(ctx, d.get("warm_start"), d.get("name"))
+    sagemaker = build_sagemaker(ctx, d.get("sagemaker"), workdir, space, static)
 
     if schema_failed or ctx.failed:
         return None, ctx.problems
@@ -89,6 +95,9 @@ def check(
         completion=completion,
         executor=executor,
         random_seed=d.get("random_seed"),
+        warm_start=warm_start,
+        initial_points=initial_points,
+        sagemaker=sagemaker,
         data=d,
         text=text,
         source=source,
