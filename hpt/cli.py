@@ -449,6 +449,141 @@ def check_metrics(
         raise typer.Exit(EXIT_FAILED)
 
 
+# --------------------------------------------------------------------------- SageMaker
+
+
+import_app = typer.Typer(
+    help="Turn another tool's tuning job into an hpt spec.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(import_app, name="import")
+
+
+def _write_new(path: Path, text: str, force: bool) -> None:
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _channel(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise UsageError(f"--channel takes NAME=DIR, e.g. train=data/train (got {value!r})")
+    return name, path
+
+
+@import_app.command("sagemaker")
+def import_sagemaker(
+    request: Path = typer.Argument(
+        ...,
+        metavar="REQUEST.json",
+        help="A CreateHyperParameterTuningJob request (as `aws sagemaker create-hyper-parameter-tuning-job "
+        "--generate-cli-skeleton` shapes it) or a DescribeHyperParameterTuningJob response.",
+        show_default=False,
+    ),
+    command: str = typer.Option(
+        ...,
+        "--command",
+        help='The training command, e.g. "python train.py {args}" ({args}: every hyperparameter as --name value, '
+        "as SageMaker passes them). Relative paths are relative to the current directory.",
+        show_default=False,
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the spec to this file (default: standard output)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    channel: list[str] = typer.Option(
+        [], "--channel", help="An input channel's local directory, NAME=DIR (repeatable).", show_default=False
+    ),
+    name: str | None = typer.Option(None, "--name", help="The job name (default: the request's)."),
+) -> None:
+    """Turn a SageMaker tuning-job request into an hpt spec.
+
+    Settings without a local meaning (images, instances, roles, VPC, S3 locations) become comments
+    in the spec and warnings here.
+
+    Example: hpt import sagemaker tuning-job.json --command "python train.py {args}"
+    --channel train=data/train --out spec.yaml
+    """
+    from .sagemaker.request import request_to_spec
+    from .spec import parse_spec
+
+    try:
+        data = json.loads(request.read_text("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {request}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{request} is not JSON: {exc}") from None
+    cwd = Path.cwd().resolve()
+    target = out.resolve().parent if out is not None else None
+    workdir = None
+    if target is None:
+        workdir = str(cwd)
+    elif target != cwd:
+        workdir = os.path.relpath(cwd, target)
+    text, warnings = request_to_spec(
+        data,
+        command,
+        channels=dict(_channel(c) for c in channel),
+        workdir=workdir,
+        name=name,
+        source=request.name,
+    )
+    err = _err()
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    if out is None:
+        print(text, end="")
+    else:
+        _write_new(out, text, force)
+        err.print(f"wrote {out}", markup=False)
+    # The spec must validate as it is; say so now rather than at `hpt run`.
+    source = str(out) if out is not None else "<imported spec>"
+    _print_problems(err, source, parse_spec(text, source=source, base_dir=target or cwd).warnings)
+
+
+class ExportFormat(str, Enum):
+    sagemaker = "sagemaker"
+
+
+@app.command()
+def export(
+    job: str = typer.Argument(..., help="The job name.", show_default=False),
+    format: ExportFormat = typer.Option(
+        ..., "--format", "-f", help="sagemaker: a CreateHyperParameterTuningJob request."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (default: standard output)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    runs_dir: Path | None = RunsDir,
+) -> None:
+    """Export a job: as a SageMaker tuning-job request (JSON).
+
+    Fields SageMaker needs that a spec does not know (role, training image, instances, S3
+    locations) are named on standard error.
+
+    Example: hpt export digits-svc-random --format sagemaker --out tuning-job.json
+    """
+    from . import api
+    from .sagemaker.request import spec_to_request
+
+    with api.open_job(job, _runs_dir(runs_dir)) as (store, spec):
+        request, warnings = spec_to_request(spec, store.job().spec_text)
+    text = json.dumps(request, indent=2) + "\n"
+    err = _err()
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    if out is None:
+        print(text, end="")
+    else:
+        _write_new(out, text, force)
+        err.print(f"wrote {out}", markup=False)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -3,8 +3,9 @@
 :func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
 crash between creating a trial and starting it cannot leave a trial without it), renders the
 command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
-gets. A placeholder that cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the
-runner records it as the trial's failure.
+gets (and SageMaker's ``SM_*`` ones under ``sagemaker: {env: true}``). A placeholder that
+cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the runner records it as the
+trial's failure.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def prepare(spec, jdir: Path, trial: Trial, attempt: int) -> Launch:
         HPT_TRIAL_DIR=str(tdir),
         HPT_ATTEMPT=str(attempt),
     )
+    if spec.sagemaker is not None and spec.sagemaker.env:
+        from .sagemaker.script_mode import script_mode_env
+
+        # Last, so that SM_NUM_GPUS sees the devices the trial was given; a variable the spec's
+        # env sets itself is kept.
+        for key, value in script_mode_env(spec, trial.id, tdir, trial.params, env).items():
+            env.setdefault(key, value)
     return Launch(
         trial_id=trial.id,
         attempt=attempt,
