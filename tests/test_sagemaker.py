@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -283,19 +283,18 @@ def test_a_script_mode_script_runs_under_hpt_unchanged(write_spec, runs, tmp_pat
     assert saved == {"hps": {"x": 0.3, "offset": 0.5}, "channels": ["train"]}
 
 
-def test_import_example_then_run_it_and_export_it(runs, tmp_path):
+def test_import_example_then_run_it_and_export_it(runs, tmp_path, monkeypatch):
     request = example()
+    # A tiny budget; random search, so that hpt itself starts without the Gaussian process.
+    request["HyperParameterTuningJobConfig"]["Strategy"] = "Random"
     request["HyperParameterTuningJobConfig"]["ResourceLimits"].update(
         MaxNumberOfTrainingJobs=2, MaxParallelTrainingJobs=2
     )
     src = tmp_path / "request.json"
     src.write_text(json.dumps(request))
     data = tmp_path / "train"
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "sagemaker" / "prepare_data.py"), str(data)],
-        check=True,
-        capture_output=True,
-    )
+    monkeypatch.setattr(sys, "argv", ["prepare_data.py", str(data)])
+    runpy.run_path(str(REPO / "examples" / "sagemaker" / "prepare_data.py"), run_name="__main__")
     out = tmp_path / "specs" / "digits.yaml"
     args = [
         "import",

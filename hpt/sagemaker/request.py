@@ -89,41 +89,46 @@ def _regex(text: str) -> str:
 
 # --------------------------------------------------------------------------- reading a request
 
+_CONFIG = "HyperParameterTuningJobConfig"
 
-class _Request:
-    """The request being read: values taken out of it as they are mapped, so that what is left
-    is what has no local meaning."""
 
-    def __init__(self, request: dict):
-        self.left = copy.deepcopy(request)
-        self.warnings: list[str] = []
-        self.decoded: list[str] = []
+def _take(tree: dict, path: tuple, default: Any = None) -> Any:
+    """Remove and return the value at ``path`` (``default`` when absent)."""
+    node = tree
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or path[-1] not in node:
+        return default
+    return node.pop(path[-1])
 
-    def take(self, *path: str, default: Any = None) -> Any:
-        node = self.left
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or path[-1] not in node:
-            return default
-        return node.pop(path[-1])
 
-    def text(self, value: Any, where: str) -> str:
-        """An API value (a string) as the spec writes it; JSON-encoded strings decoded."""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return repr(value) if isinstance(value, float) else str(value)
-        if not isinstance(value, str):
-            raise UsageError(f"{where}: expected a string (got {json.dumps(value)})")
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            try:
-                inner = json.loads(value)
-            except ValueError:
-                return value
-            if isinstance(inner, str):
-                self.decoded.append(where)
-                return inner
-        return value
+def _drop_empty(tree: dict, path: tuple) -> None:
+    node = tree
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(node.get(path[-1]), dict) and not node[path[-1]]:
+        del node[path[-1]]
+
+
+def _decode(value: str) -> str | None:
+    """The string inside a JSON-encoded string value (the SDK's ``"\\"rbf\\""``), else None."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            inner = json.loads(value)
+        except ValueError:
+            return None
+        return inner if isinstance(inner, str) else None
+    return None
+
+
+def _int(value: Any, where: str) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{where}: expected an integer (got {json.dumps(value)})") from None
+    if not number.is_integer():
+        raise UsageError(f"{where}: expected an integer (got {json.dumps(value)})")
+    return int(number)
 
 
 def _number(text: Any, where: str, integer: bool) -> str:
@@ -145,13 +150,33 @@ def _number(text: Any, where: str, integer: bool) -> str:
     return text.strip() if _NUMBER.fullmatch(text.strip()) else repr(value)
 
 
-def _definition(r: _Request) -> tuple[dict, str]:
-    """The one training job definition, and the path it was read from."""
-    single = r.take("TrainingJobDefinition")
-    many = r.take("TrainingJobDefinitions")
-    if single is not None and many is not None:
-        raise UsageError("the request has both TrainingJobDefinition and TrainingJobDefinitions; keep one")
-    if many is not None:
+class _Import:
+    """One request being turned into spec lines. Values are taken out of ``left`` (the request)
+    and ``definition`` (its one training job definition) as they are mapped, so that what is
+    left at the end is what has no local meaning."""
+
+    def __init__(self, request: dict):
+        self.left = copy.deepcopy(request)
+        self.best = self.left.get("BestTrainingJob")
+        for key in _RESPONSE_ONLY:
+            self.left.pop(key, None)
+        if not isinstance(self.left.get(_CONFIG), dict):
+            raise UsageError(f"the request has no {_CONFIG} (is it a CreateHyperParameterTuningJob request?)")
+        self.definition, self.dpath = self._one_definition()
+        self.warnings: list[str] = []
+        self.decoded: list[str] = []
+        self.skipped: dict[str, Any] = {}  # SageMaker's own static hyperparameters
+        self.combos = 1  # the grid's size
+
+    def _one_definition(self) -> tuple[dict, str]:
+        single = self.left.pop("TrainingJobDefinition", None)
+        many = self.left.pop("TrainingJobDefinitions", None)
+        if single is not None and many is not None:
+            raise UsageError(
+                "the request has both TrainingJobDefinition and TrainingJobDefinitions; keep one"
+            )
+        if many is None:
+            return (single if isinstance(single, dict) else {}), "TrainingJobDefinition"
         if not isinstance(many, list) or len(many) != 1:
             n = len(many) if isinstance(many, list) else "?"
             raise UsageError(
@@ -159,7 +184,294 @@ def _definition(r: _Request) -> tuple[dict, str]:
                 "(import each definition as its own request)"
             )
         return (many[0] if isinstance(many[0], dict) else {}), "TrainingJobDefinitions[0]"
-    return (single if isinstance(single, dict) else {}), "TrainingJobDefinition"
+
+    def config(self, *path: str, default: Any = None) -> Any:
+        return _take(self.left, (_CONFIG, *path), default)
+
+    def job(self, *path: str, default: Any = None) -> Any:
+        return _take(self.definition, path, default)
+
+    def text(self, value: Any, where: str) -> str:
+        """An API value (a string) as the spec writes it; a JSON-encoded string decoded."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value) if isinstance(value, float) else str(value)
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: expected a string (got {json.dumps(value)})")
+        inner = _decode(value)
+        if inner is None:
+            return value
+        self.decoded.append(where)
+        return inner
+
+    # ------------------------------------------------------------------ sections
+
+    def environment(self) -> list[str]:
+        env = self.job("Environment") or {}
+        lines = [
+            f"  {scalar(k)}: {scalar(self.text(v, f'{self.dpath}.Environment.{k}'))}" for k, v in env.items()
+        ]
+        return ["env:", *lines] if lines else []
+
+    def static(self) -> list[str]:
+        lines = []
+        for k, v in (self.job("StaticHyperParameters") or {}).items():
+            if k in _SAGEMAKER_STATIC or k.startswith(_SAGEMAKER_PREFIX):
+                self.skipped[k] = v
+            else:
+                lines.append(
+                    f"  {scalar(k)}: {scalar(self.text(v, f'{self.dpath}.StaticHyperParameters.{k}'))}"
+                )
+        if self.skipped:
+            self.warnings.append(
+                f"{self.dpath}.StaticHyperParameters {', '.join(self.skipped)}: set by SageMaker for its own "
+                "containers; left out (kept as comments)"
+            )
+        return ["static:", *lines] if lines else []
+
+    def objective(self) -> list[str]:
+        # With several definitions AMT keeps the objective in the definition (TuningObjective).
+        objective = self.config("HyperParameterTuningJobObjective") or self.job("TuningObjective")
+        if not isinstance(objective, dict) or "MetricName" not in objective:
+            raise UsageError("the request has no HyperParameterTuningJobObjective with a MetricName")
+        metric = str(objective["MetricName"])
+        direction = str(objective.get("Type", "Maximize")).lower()
+        if direction not in ("maximize", "minimize"):
+            raise UsageError(
+                "HyperParameterTuningJobObjective.Type must be Maximize or Minimize "
+                f"(got {objective.get('Type')!r})"
+            )
+        definitions = self.job("AlgorithmSpecification", "MetricDefinitions") or []
+        if not any(isinstance(m, dict) and m.get("Name") == metric for m in definitions):
+            definitions = [
+                *definitions,
+                {"Name": metric, "Regex": re.escape(metric) + r"[=: ]+([-+0-9.eE]+)"},
+            ]
+            self.warnings.append(
+                f"no MetricDefinition for the objective {metric!r} (a built-in algorithm's metric?): a regex "
+                f"for lines such as `{metric}=0.93` was written; check it with `hpt check-metrics`"
+            )
+        metrics = [
+            f"  - {{name: {scalar(str(m.get('Name', '')))}, regex: {_regex(str(m.get('Regex', '')))}}}"
+            for m in definitions
+        ]
+        return [f"objective: {{metric: {scalar(metric)}, type: {direction}}}", "metrics:", *metrics]
+
+    def strategy(self) -> tuple[str, list[str]]:
+        name = self.config("Strategy", default="Bayesian")
+        if name not in _STRATEGY:
+            raise UsageError(f"Strategy must be one of {', '.join(_STRATEGY)} (got {name!r})")
+        lines = [f"strategy: {_STRATEGY[name]}"]
+        hb = self.config("StrategyConfig", "HyperbandStrategyConfig")
+        _drop_empty(self.left, (_CONFIG, "StrategyConfig"))
+        if isinstance(hb, dict) and name == "Hyperband":
+            parts = [
+                f"{key}: {_int(hb[field], f'HyperbandStrategyConfig.{field}')}"
+                for field, key in (("MinResource", "min_resource"), ("MaxResource", "max_resource"))
+                if field in hb
+            ]
+            if parts:
+                lines.append(f"hyperband: {{{', '.join(parts)}}}")
+        return _STRATEGY[name], lines
+
+    def parameters(self) -> list[str]:
+        ranges = self.config("ParameterRanges") or self.job("HyperParameterRanges") or {}
+        rpath = f"{_CONFIG}.ParameterRanges"
+        lines = []
+        for key, kind in _RANGES:
+            for i, p in enumerate(ranges.pop(key, None) or []):
+                lines.append(
+                    f"  {scalar(str(p.get('Name', '')))}: {{{self._range(p, kind, f'{rpath}.{key}[{i}]')}}}"
+                )
+        if ranges.get("AutoParameters"):
+            self.warnings.append(
+                f"{rpath}.AutoParameters: hpt needs explicit ranges; left out (kept as comments)"
+            )
+            self.left.setdefault(_CONFIG, {})["ParameterRanges"] = {
+                "AutoParameters": ranges.pop("AutoParameters")
+            }
+        if not lines:
+            raise UsageError("the request has no ParameterRanges to tune")
+        return ["parameters:", *lines]
+
+    def _range(self, p: dict, kind: str, where: str) -> str:
+        if kind == CATEGORICAL:
+            values = [
+                scalar(self.text(v, f"{where}.Values[{j}]")) for j, v in enumerate(p.get("Values") or [])
+            ]
+            self.combos *= max(len(values), 1)
+            return f"type: categorical, values: {_flow(values)}"
+        lo = _number(p.get("MinValue"), f"{where}.MinValue", kind == INTEGER)
+        hi = _number(p.get("MaxValue"), f"{where}.MaxValue", kind == INTEGER)
+        scaling = p.get("ScalingType")
+        if scaling is None:
+            return f"type: {kind}, min: {lo}, max: {hi}"
+        if scaling not in _SCALING:
+            raise UsageError(f"{where}.ScalingType must be one of {', '.join(_SCALING)} (got {scaling!r})")
+        return f"type: {kind}, min: {lo}, max: {hi}, scaling: {_SCALING[scaling]}"
+
+    def limits(self, strategy: str) -> list[str]:
+        where = f"{_CONFIG}.ResourceLimits"
+        max_jobs = self.config("ResourceLimits", "MaxNumberOfTrainingJobs")
+        parallel = self.config("ResourceLimits", "MaxParallelTrainingJobs")
+        runtime = self.config("ResourceLimits", "MaxRuntimeInSeconds")
+        _drop_empty(self.left, (_CONFIG, "ResourceLimits"))
+        if max_jobs is not None:
+            max_jobs = _int(max_jobs, f"{where}.MaxNumberOfTrainingJobs")
+        if strategy == "grid" and max_jobs is not None and max_jobs != self.combos:
+            self.warnings.append(
+                f"MaxNumberOfTrainingJobs {max_jobs} is not the grid's {self.combos} combinations: left out "
+                "(a grid runs every combination once)"
+            )
+            max_jobs = None
+        elif strategy != "grid" and max_jobs is None:
+            max_jobs = 1
+            self.warnings.append(
+                "no MaxNumberOfTrainingJobs: max_jobs is 1 (the SageMaker SDK's default); raise it"
+            )
+        lines = []
+        if max_jobs is not None:
+            lines.append(f"max_jobs: {max_jobs}")
+        if parallel is not None:
+            parallel = _int(parallel, f"{where}.MaxParallelTrainingJobs")
+            if max_jobs is not None and parallel > max_jobs:
+                self.warnings.append(
+                    f"MaxParallelTrainingJobs {parallel} is more than max_jobs: lowered to {max_jobs}"
+                )
+                parallel = max_jobs
+            lines.append(f"max_parallel_jobs: {parallel}")
+        if runtime is not None:
+            lines.append(f"max_runtime: {_int(runtime, f'{where}.MaxRuntimeInSeconds')}")
+        job_runtime = self.job("StoppingCondition", "MaxRuntimeInSeconds")
+        _drop_empty(self.definition, ("StoppingCondition",))
+        if job_runtime is not None:
+            lines.append(
+                f"max_job_runtime: {_int(job_runtime, f'{self.dpath}.StoppingCondition.MaxRuntimeInSeconds')}"
+            )
+        retries = self.job("RetryStrategy", "MaximumRetryAttempts")
+        _drop_empty(self.definition, ("RetryStrategy",))
+        if retries is not None:
+            retries = _int(retries, f"{self.dpath}.RetryStrategy.MaximumRetryAttempts")
+            lines.append(f"max_retries: {retries}")
+            self.warnings.append(
+                "RetryStrategy: SageMaker retries only internal errors; hpt retries any failed attempt "
+                f"up to max_retries ({retries})"
+            )
+        return ["limits:", *(f"  {x}" for x in lines)]
+
+    def search_settings(self) -> list[str]:
+        """Early stopping, completion criteria and the random seed."""
+        lines = []
+        early = self.config("TrainingJobEarlyStoppingType", default="Off")
+        if early not in ("Off", "Auto"):
+            raise UsageError(f"TrainingJobEarlyStoppingType must be Off or Auto (got {early!r})")
+        if early == "Auto":
+            lines.append("early_stopping: auto")
+        criteria = self.config("TuningJobCompletionCriteria") or {}
+        where = f"{_CONFIG}.TuningJobCompletionCriteria"
+        completion = []
+        target = criteria.get("TargetObjectiveMetricValue")
+        if target is not None:
+            try:
+                completion.append(f"target: {float(target)!r}")
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"{where}.TargetObjectiveMetricValue: expected a number (got {target!r})"
+                ) from None
+        not_improving = (criteria.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving"
+        )
+        if not_improving is not None:
+            completion.append(
+                f"max_jobs_not_improving: {_int(not_improving, f'{where}.BestObjectiveNotImproving')}"
+            )
+        if (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence") == "Enabled":
+            completion.append("convergence: true")
+        if completion:
+            lines.append(f"completion: {{{', '.join(completion)}}}")
+        seed = self.config("RandomSeed")
+        if seed is not None:
+            lines.append(f"random_seed: {_int(seed, f'{_CONFIG}.RandomSeed')}")
+        return lines
+
+    def warm_start(self) -> list[str]:
+        warm = self.left.pop("WarmStartConfig", None)
+        if not isinstance(warm, dict):
+            return []
+        parents = [
+            scalar(str(p.get("HyperParameterTuningJobName", "")))
+            for p in warm.get("ParentHyperParameterTuningJobs") or []
+            if isinstance(p, dict)
+        ]
+        kind = _WARM.get(warm.get("WarmStartType"), "identical_data_and_algorithm")
+        self.warnings.append(
+            "warm_start: the parent jobs must be hpt jobs of the same names in the runs directory "
+            "(import and run each parent first)"
+        )
+        return [f"warm_start: {{parents: {_flow(parents)}, type: {kind}}}"]
+
+    def script_mode(self, channels: dict[str, str]) -> list[str]:
+        """``sagemaker``: the SM_* environment, and the channels given local directories; the
+        others are comments with their S3 location."""
+        inputs = [c for c in self.job("InputDataConfig") or [] if isinstance(c, dict)]
+        names = [c.get("ChannelName") for c in inputs]
+        unknown = [k for k in channels if k not in names]
+        if unknown and inputs:
+            self.warnings.append(
+                f"--channel {', '.join(unknown)}: not an input channel of the request ({', '.join(map(str, names))})"
+            )
+        pending = []
+        for c in inputs:
+            if c.get("ChannelName") in channels:
+                continue
+            uri = ((c.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or "no S3 location"
+            pending.append(f"  #   {c.get('ChannelName')}: DIR   # {uri}")
+            self.warnings.append(
+                f"input channel {c.get('ChannelName')!r} ({uri}): give it a local directory with "
+                f"--channel {c.get('ChannelName')}=DIR (left as a comment)"
+            )
+        lines = ["sagemaker:", "  env: true"]
+        if channels:
+            lines += ["  channels:", *(f"    {scalar(k)}: {scalar(v)}" for k, v in channels.items())]
+        elif pending:
+            lines.append("  # channels:")
+        return lines + pending
+
+    def best_job(self) -> list[str]:
+        """A Describe response's best training job, as an initial point to uncomment."""
+        tuned = self.best.get("TunedHyperParameters") if isinstance(self.best, dict) else None
+        if not isinstance(tuned, dict):
+            return []
+        values = ", ".join(
+            f"{scalar(k)}: {scalar((_decode(v) or v) if isinstance(v, str) else str(v))}"
+            for k, v in tuned.items()
+        )
+        return [
+            "",
+            f"# The best training job on SageMaker ({self.best.get('TrainingJobName', '?')}); to run it first:",
+            f"# initial_points: [{{{values}}}]",
+        ]
+
+    def leftovers(self) -> list[str]:
+        """What was not mapped, as comments."""
+        _drop_empty(self.definition, ("AlgorithmSpecification",))
+        _drop_empty(self.left, (_CONFIG,))
+        rest = dict(self.left)
+        if self.definition:
+            rest[self.dpath] = self.definition
+        if self.skipped:
+            rest.setdefault(self.dpath, {}).setdefault("StaticHyperParameters", {}).update(self.skipped)
+        if not rest:
+            return []
+        groups = sorted({_group(k) for k in _flat_keys(rest)} - {f"{self.dpath}.StaticHyperParameters"})
+        if groups:
+            self.warnings.append(f"no local meaning, kept as comments: {', '.join(groups)}")
+        return [
+            "",
+            "# From the request, without a local meaning:",
+            *(f"#   {line}" for line in _flatten(rest)),
+        ]
 
 
 def request_to_spec(
@@ -181,29 +493,17 @@ def request_to_spec(
     """
     if not isinstance(request, dict):
         raise UsageError("a tuning-job request is a JSON object")
-    r = _Request(request)
-    best = request.get("BestTrainingJob")
-    for key in _RESPONSE_ONLY:
-        r.left.pop(key, None)
-    config = r.left.get("HyperParameterTuningJobConfig")
-    if not isinstance(config, dict):
-        raise UsageError(
-            "the request has no HyperParameterTuningJobConfig (is it a CreateHyperParameterTuningJob request?)"
-        )
-    definition, dpath = _definition(r)
-    d = _Request(definition)
-    C = ("HyperParameterTuningJobConfig",)
-
-    job_name = name or r.take("HyperParameterTuningJobName")
-    if not job_name:
-        job_name = "sagemaker-import"
-        r.warnings.append(f"the request names no job: it is called {job_name!r} (use --name)")
     try:
         argv = shlex.split(command)
     except ValueError as exc:
         raise UsageError(f"--command: cannot split it: {exc}") from None
     if not argv:
         raise UsageError("--command is empty")
+    job = _Import(request)
+    job_name = name or job.left.pop("HyperParameterTuningJobName", None)
+    if not job_name:
+        job_name = "sagemaker-import"
+        job.warnings.append(f"the request names no job: it is called {job_name!r} (use --name)")
     out = [
         f"# Imported by `hpt import sagemaker` from {source}.",
         "# Settings without a local meaning are kept as comments at the end.",
@@ -212,250 +512,16 @@ def request_to_spec(
     ]
     if workdir is not None:
         out.append(f"workdir: {scalar(workdir)}")
-
-    env = d.take("Environment") or {}
-    if env:
-        out.append("env:")
-        out += [f"  {scalar(k)}: {scalar(r.text(v, f'{dpath}.Environment.{k}'))}" for k, v in env.items()]
-
-    static_all = d.take("StaticHyperParameters") or {}
-    static, skipped = {}, {}
-    for k, v in static_all.items():
-        if k in _SAGEMAKER_STATIC or k.startswith(_SAGEMAKER_PREFIX):
-            skipped[k] = v
-        else:
-            static[k] = r.text(v, f"{dpath}.StaticHyperParameters.{k}")
-    if skipped:
-        r.warnings.append(
-            f"{dpath}.StaticHyperParameters {', '.join(skipped)}: set by SageMaker for its own containers; "
-            "left out (kept as comments)"
+    out += job.environment() + job.static() + job.objective()
+    strategy, lines = job.strategy()
+    out += lines + job.parameters() + job.limits(strategy) + job.search_settings() + job.warm_start()
+    out += job.script_mode(dict(channels or {})) + job.best_job() + job.leftovers()
+    if job.decoded:
+        job.warnings.append(
+            f"decoded {len(job.decoded)} JSON-encoded string value(s) (the SageMaker SDK's encoding), "
+            f"e.g. {job.decoded[0]}"
         )
-    if static:
-        out.append("static:")
-        out += [f"  {scalar(k)}: {scalar(v)}" for k, v in static.items()]
-
-    # The objective and the ranges: in the job config, or (with several definitions) in the definition.
-    objective = r.take(*C, "HyperParameterTuningJobObjective") or d.take("TuningObjective")
-    if not isinstance(objective, dict) or "MetricName" not in objective:
-        raise UsageError("the request has no HyperParameterTuningJobObjective with a MetricName")
-    metric = objective["MetricName"]
-    direction = str(objective.get("Type", "Maximize")).lower()
-    if direction not in ("maximize", "minimize"):
-        raise UsageError(
-            f"HyperParameterTuningJobObjective.Type must be Maximize or Minimize (got {objective.get('Type')!r})"
-        )
-    out.append(f"objective: {{metric: {scalar(metric)}, type: {direction}}}")
-
-    definitions = d.take("AlgorithmSpecification", "MetricDefinitions") or []
-    out.append("metrics:")
-    if not any(isinstance(m, dict) and m.get("Name") == metric for m in definitions):
-        definitions = [*definitions, {"Name": metric, "Regex": re.escape(metric) + r"[=: ]+([-+0-9.eE]+)"}]
-        r.warnings.append(
-            f"no MetricDefinition for the objective {metric!r} (a built-in algorithm's metric?): "
-            "a regex for lines such as `" + metric + "=0.93` was written; check it with `hpt check-metrics`"
-        )
-    for m in definitions:
-        out.append(
-            f"  - {{name: {scalar(str(m.get('Name', '')))}, regex: {_regex(str(m.get('Regex', '')))}}}"
-        )
-
-    strategy_name = r.take(*C, "Strategy", default="Bayesian")
-    if strategy_name not in _STRATEGY:
-        raise UsageError(f"Strategy must be one of {', '.join(_STRATEGY)} (got {strategy_name!r})")
-    strategy = _STRATEGY[strategy_name]
-    out.append(f"strategy: {strategy}")
-    hb = r.take(*C, "StrategyConfig", "HyperbandStrategyConfig")
-    if isinstance(hb, dict) and strategy == "hyperband":
-        parts = [
-            f"{k}: {int(hb[a])}"
-            for a, k in (("MinResource", "min_resource"), ("MaxResource", "max_resource"))
-            if a in hb
-        ]
-        if parts:
-            out.append(f"hyperband: {{{', '.join(parts)}}}")
-    _drop_empty(r.left, C + ("StrategyConfig",))
-
-    ranges = r.take(*C, "ParameterRanges") or d.take("HyperParameterRanges") or {}
-    rpath = "HyperParameterTuningJobConfig.ParameterRanges"
-    out.append("parameters:")
-    combos, n = 1, 0
-    for key, kind in _RANGES:
-        for i, p in enumerate(ranges.pop(key, None) or []):
-            where = f"{rpath}.{key}[{i}]"
-            pname = scalar(str(p.get("Name", "")))
-            if kind == CATEGORICAL:
-                values = [
-                    scalar(r.text(v, f"{where}.Values[{j}]")) for j, v in enumerate(p.get("Values") or [])
-                ]
-                combos *= max(len(values), 1)
-                out.append(f"  {pname}: {{type: categorical, values: {_flow(values)}}}")
-            else:
-                lo = _number(p.get("MinValue"), f"{where}.MinValue", kind == INTEGER)
-                hi = _number(p.get("MaxValue"), f"{where}.MaxValue", kind == INTEGER)
-                scaling = p.get("ScalingType")
-                extra = ""
-                if scaling is not None:
-                    if scaling not in _SCALING:
-                        raise UsageError(
-                            f"{where}.ScalingType must be one of {', '.join(_SCALING)} (got {scaling!r})"
-                        )
-                    extra = f", scaling: {_SCALING[scaling]}"
-                out.append(f"  {pname}: {{type: {kind}, min: {lo}, max: {hi}{extra}}}")
-            n += 1
-    if ranges.get("AutoParameters"):
-        r.warnings.append(f"{rpath}.AutoParameters: hpt needs explicit ranges; left out (kept as comments)")
-        r.left.setdefault("_unmapped", {})["ParameterRanges.AutoParameters"] = ranges.pop("AutoParameters")
-    if n == 0:
-        raise UsageError("the request has no ParameterRanges to tune")
-
-    limits = []
-    max_jobs = r.take(*C, "ResourceLimits", "MaxNumberOfTrainingJobs")
-    parallel = r.take(*C, "ResourceLimits", "MaxParallelTrainingJobs")
-    if strategy == "grid":
-        if max_jobs is not None and int(max_jobs) != combos:
-            r.warnings.append(
-                f"MaxNumberOfTrainingJobs {max_jobs} is not the grid's {combos} combinations: left out "
-                "(a grid runs every combination once)"
-            )
-            max_jobs = None
-    elif max_jobs is None:
-        max_jobs = 1
-        r.warnings.append("no MaxNumberOfTrainingJobs: max_jobs is 1 (the SageMaker SDK's default); raise it")
-    if max_jobs is not None:
-        limits.append(f"max_jobs: {int(max_jobs)}")
-        if parallel is not None and int(parallel) > int(max_jobs):
-            r.warnings.append(
-                f"MaxParallelTrainingJobs {parallel} is more than max_jobs: lowered to {int(max_jobs)}"
-            )
-            parallel = max_jobs
-    if parallel is not None:
-        limits.append(f"max_parallel_jobs: {int(parallel)}")
-    runtime = r.take(*C, "ResourceLimits", "MaxRuntimeInSeconds")
-    if runtime is not None:
-        limits.append(f"max_runtime: {int(runtime)}")
-    job_runtime = d.take("StoppingCondition", "MaxRuntimeInSeconds")
-    if job_runtime is not None:
-        limits.append(f"max_job_runtime: {int(job_runtime)}")
-    retries = d.take("RetryStrategy", "MaximumRetryAttempts")
-    if retries is not None:
-        limits.append(f"max_retries: {int(retries)}")
-        r.warnings.append(
-            "RetryStrategy: SageMaker retries only internal errors; hpt retries any failed attempt "
-            f"up to max_retries ({int(retries)})"
-        )
-    out.append("limits:")
-    out += [f"  {x}" for x in limits]
-    _drop_empty(r.left, C + ("ResourceLimits",))
-    _drop_empty(d.left, ("StoppingCondition",))
-    _drop_empty(d.left, ("RetryStrategy",))
-
-    early = r.take(*C, "TrainingJobEarlyStoppingType", default="Off")
-    if early not in ("Off", "Auto"):
-        raise UsageError(f"TrainingJobEarlyStoppingType must be Off or Auto (got {early!r})")
-    if early == "Auto":
-        out.append("early_stopping: auto")
-
-    criteria = r.take(*C, "TuningJobCompletionCriteria") or {}
-    completion = []
-    if criteria.get("TargetObjectiveMetricValue") is not None:
-        completion.append(f"target: {float(criteria['TargetObjectiveMetricValue'])!r}")
-    not_improving = (criteria.get("BestObjectiveNotImproving") or {}).get(
-        "MaxNumberOfTrainingJobsNotImproving"
-    )
-    if not_improving is not None:
-        completion.append(f"max_jobs_not_improving: {int(not_improving)}")
-    if (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence") == "Enabled":
-        completion.append("convergence: true")
-    if completion:
-        out.append(f"completion: {{{', '.join(completion)}}}")
-
-    seed = r.take(*C, "RandomSeed")
-    if seed is not None:
-        out.append(f"random_seed: {int(seed)}")
-
-    warm = r.take("WarmStartConfig")
-    if isinstance(warm, dict):
-        parents = [
-            scalar(str(p.get("HyperParameterTuningJobName", "")))
-            for p in warm.get("ParentHyperParameterTuningJobs") or []
-        ]
-        kind = _WARM.get(warm.get("WarmStartType"), "identical_data_and_algorithm")
-        out.append(f"warm_start: {{parents: {_flow(parents)}, type: {kind}}}")
-        r.warnings.append(
-            "warm_start: the parent jobs must be hpt jobs of the same names in the runs directory "
-            "(import and run each parent first)"
-        )
-
-    # Script mode: the SM_* environment, and the input channels that map to local directories.
-    given = dict(channels or {})
-    out.append("sagemaker:")
-    out.append("  env: true")
-    inputs = d.take("InputDataConfig") or []
-    names = [c.get("ChannelName") for c in inputs if isinstance(c, dict)]
-    mapped = {k: v for k, v in given.items()}
-    unknown = [k for k in given if k not in names]
-    if unknown and inputs:
-        r.warnings.append(
-            f"--channel {', '.join(unknown)}: not an input channel of the request ({', '.join(map(str, names))})"
-        )
-    pending = []
-    for c in inputs:
-        cname = c.get("ChannelName")
-        uri = ((c.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or ""
-        if cname not in mapped:
-            pending.append((cname, uri))
-            r.warnings.append(
-                f"input channel {cname!r} ({uri or 'no S3 location'}): give it a local directory with "
-                f"--channel {cname}=DIR (left as a comment)"
-            )
-    if mapped:
-        out.append("  channels:")
-        out += [f"    {scalar(k)}: {scalar(v)}" for k, v in mapped.items()]
-    elif pending:
-        out.append("  # channels:")
-    out += [f"  #   {k}: DIR   # {uri}" for k, uri in pending]
-
-    if best and isinstance(best.get("TunedHyperParameters"), dict):
-        tuned = best["TunedHyperParameters"]
-        out.append("")
-        out.append(
-            f"# The best training job on SageMaker ({best.get('TrainingJobName', '?')}); to run it first:"
-        )
-        out.append(
-            "# initial_points: [{"
-            + ", ".join(f"{scalar(k)}: {scalar(r.text(v, k))}" for k, v in tuned.items())
-            + "}]"
-        )
-
-    _drop_empty(d.left, ("AlgorithmSpecification",))
-    if d.left:
-        r.left.setdefault("_unmapped", {})[dpath] = d.left
-    _drop_empty(r.left, C)
-    unmapped = r.left.pop("_unmapped", {})
-    unmapped_all = {**r.left, **unmapped}
-    if skipped:
-        unmapped_all.setdefault(dpath, {}).setdefault("StaticHyperParameters", {}).update(skipped)
-    if unmapped_all:
-        lines = _flatten(unmapped_all)
-        out.append("")
-        out.append("# From the request, without a local meaning:")
-        out += [f"#   {line}" for line in lines]
-        groups = sorted({_group(k) for k in _flat_keys(unmapped_all)} - {f"{dpath}.StaticHyperParameters"})
-        if groups:
-            r.warnings.append(f"no local meaning, kept as comments: {', '.join(groups)}")
-    if r.decoded:
-        r.warnings.append(
-            f"decoded {len(r.decoded)} JSON-encoded string value(s) (the SageMaker SDK's encoding), e.g. {r.decoded[0]}"
-        )
-    return "\n".join(out) + "\n", r.warnings
-
-
-def _drop_empty(tree: dict, path: tuple) -> None:
-    node = tree
-    for key in path[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict) and isinstance(node.get(path[-1]), dict) and not node[path[-1]]:
-        del node[path[-1]]
+    return "\n".join(out) + "\n", job.warnings
 
 
 def _flat_keys(tree: Any, prefix: str = "") -> list[str]:
