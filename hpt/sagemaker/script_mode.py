@@ -10,11 +10,13 @@ JSON text (``"10"`` is 10, ``"true"`` is true, ``"rbf"`` stays a string), as the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..executors.proc import make_dirs, open_new
 from ..spec.render import text_of
 
 HOST = "algo-1"
@@ -72,7 +74,7 @@ def script_mode_env(
     typed, texts = hyperparameters(spec, params)
     model, output, config = tdir / "model", tdir / "output", tdir / "input" / "config"
     for d in (model, output / "data", output / "intermediate", config):
-        d.mkdir(parents=True, exist_ok=True)
+        make_dirs(d, inside=tdir)
     channels = {name: str((spec.workdir / path).resolve()) for name, path in spec.sagemaker.channels}
     data_config = {
         name: {
@@ -136,8 +138,12 @@ def script_mode_env(
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Written whole (a temporary file renamed into place), never through a link."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    with os.fdopen(open_new(tmp), "w") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
 
 
