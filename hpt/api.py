@@ -85,6 +85,9 @@ class JobResult:
     random_seed: int
     last_attempts: dict[int, AttemptRow] = field(default_factory=dict, repr=False)
     metrics: dict[int, dict[str, tuple[int, float]]] = field(default_factory=dict, repr=False)
+    #: Under ``warm_start``: its type, and per parent job how many of its trials there were,
+    #: how many inform the strategy, and why the others do not (:func:`hpt.warmstart.summary`).
+    warm_start: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int | None:
@@ -127,6 +130,7 @@ class JobResult:
             "elapsed_seconds": round(self.elapsed, 3),
             "job_dir": str(self.job_dir),
             "random_seed": self.random_seed,
+            "warm_start": self.warm_start,
         }
         if self.best is not None:
             b = self.best
@@ -169,6 +173,8 @@ class JobResult:
 
 def result_of(store, spec) -> JobResult:
     """The :class:`JobResult` of an open store, read now."""
+    from .warmstart import summary
+
     job = store.job()
     trials = tuple(store.trials())
     last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
@@ -199,6 +205,7 @@ def result_of(store, spec) -> JobResult:
         random_seed=job.seed,
         last_attempts=last_attempts,
         metrics=store.final_points(),
+        warm_start=summary(spec, store.prior()) if spec.warm_start is not None else None,
     )
 
 

@@ -417,7 +417,7 @@ def show(
     Example: hpt show digits-svc-random --top 10 --metrics
     """
     from . import api
-    from .report import dumps
+    from .report import dumps, warm_start_line
     from .trials_view import trials_view
 
     result = api.load(job, runs_dir=_runs_dir(runs_dir))
@@ -432,6 +432,9 @@ def show(
     )
     head = f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else "")
     console.print(head, markup=False, soft_wrap=width is None or wide)
+    line = warm_start_line(result)
+    if line:
+        console.print(line, markup=False, soft_wrap=width is None or wide)
     console.print(view.table)
     for note in view.notes:
         console.print(note, markup=False, soft_wrap=width is None or wide)
@@ -507,6 +510,7 @@ def list_(
 class ExportFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
+    sagemaker = "sagemaker"
 
 
 @app.command()
@@ -531,7 +535,10 @@ def report(
 def export(
     job: str = typer.Argument(..., help="The job name.", show_default=False),
     format: ExportFormat = typer.Option(
-        ExportFormat.csv, "--format", "-f", help="csv or jsonl (JSON Lines)."
+        ExportFormat.csv,
+        "--format",
+        "-f",
+        help="csv or jsonl (JSON Lines): the trials; sagemaker: a CreateHyperParameterTuningJob request.",
     ),
     points: bool = typer.Option(
         False, "--points", help="Every metric point (trial, attempt, metric, step, value, time)."
@@ -539,14 +546,34 @@ def export(
     out: Path | None = typer.Option(
         None, "--out", help="Write to this file instead of standard output.", show_default=False
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
     runs_dir: Path | None = RunsDir,
 ) -> None:
-    """Export a job's trials, one row each, as CSV or JSON Lines (columns: docs/export.md).
+    """Export a job's trials, one row each, as CSV or JSON Lines (columns: docs/export.md), or
+    the job as a SageMaker tuning-job request (fields SageMaker needs that a spec does not know,
+    such as the role or the training image, are named on standard error).
 
     Example: hpt export digits-svc-random --format csv > trials.csv
     """
     from . import api
 
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out} exists; use --force to overwrite it")
+    if format == ExportFormat.sagemaker:
+        from .sagemaker.request import spec_to_request
+
+        with api.open_job(job, _runs_dir(runs_dir), readonly=True) as (store, spec):
+            request, warnings = spec_to_request(spec, store.job().spec_text)
+        text = json.dumps(request, indent=2) + "\n"
+        err = _err()
+        for w in warnings:
+            err.print(f"warning: {w}", markup=False)
+        if out is None:
+            print(text, end="")
+        else:
+            _write_new(out, text, force)
+            err.print(f"wrote {out}", markup=False)
+        return
     api.export(
         job,
         format.value,
@@ -658,6 +685,104 @@ def check_metrics(
     if problem:
         _err().print(f"the objective metric {spec.objective.metric!r} {problem}", markup=False)
         raise typer.Exit(EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- SageMaker
+
+
+import_app = typer.Typer(
+    help="Turn another tool's tuning job into an hpt spec.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(import_app, name="import")
+
+
+def _write_new(path: Path, text: str, force: bool) -> None:
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _channel(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise UsageError(f"--channel takes NAME=DIR, e.g. train=data/train (got {value!r})")
+    return name, path
+
+
+@import_app.command("sagemaker")
+def import_sagemaker(
+    request: Path = typer.Argument(
+        ...,
+        metavar="REQUEST.json",
+        help="A CreateHyperParameterTuningJob request (as `aws sagemaker create-hyper-parameter-tuning-job "
+        "--generate-cli-skeleton` shapes it) or a DescribeHyperParameterTuningJob response.",
+        show_default=False,
+    ),
+    command: str = typer.Option(
+        ...,
+        "--command",
+        help='The training command, e.g. "python train.py {args}" ({args}: every hyperparameter as --name value, '
+        "as SageMaker passes them). Relative paths are relative to the current directory.",
+        show_default=False,
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the spec to this file (default: standard output)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    channel: list[str] = typer.Option(
+        [], "--channel", help="An input channel's local directory, NAME=DIR (repeatable).", show_default=False
+    ),
+    name: str | None = typer.Option(None, "--name", help="The job name (default: the request's)."),
+) -> None:
+    """Turn a SageMaker tuning-job request into an hpt spec.
+
+    Settings without a local meaning (images, instances, roles, VPC, S3 locations) become comments
+    in the spec and warnings here.
+
+    Example: hpt import sagemaker tuning-job.json --command "python train.py {args}"
+    --channel train=data/train --out spec.yaml
+    """
+    from .sagemaker.request import request_to_spec
+    from .spec import parse_spec
+
+    try:
+        data = json.loads(request.read_text("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {request}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{request} is not JSON: {exc}") from None
+    cwd = Path.cwd().resolve()
+    target = out.resolve().parent if out is not None else None
+    workdir = None
+    if target is None:
+        workdir = str(cwd)
+    elif target != cwd:
+        workdir = os.path.relpath(cwd, target)
+    text, warnings = request_to_spec(
+        data,
+        command,
+        channels=dict(_channel(c) for c in channel),
+        workdir=workdir,
+        name=name,
+        source=request.name,
+    )
+    err = _err()
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    if out is None:
+        print(text, end="")
+    else:
+        _write_new(out, text, force)
+        err.print(f"wrote {out}", markup=False)
+    # The spec must validate as it is; say so now rather than at `hpt run`.
+    source = str(out) if out is not None else "<imported spec>"
+    _print_problems(err, source, parse_spec(text, source=source, base_dir=target or cwd).warnings)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -91,10 +91,18 @@ def raised_limits(old: Spec, new: Spec) -> dict[str, Any]:
 def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
     """Create the job of ``spec``, or reopen it when an unfinished job with the same spec exists.
 
+    A new job with ``warm_start`` checks its parents in ``runs_dir`` first (a
+    :class:`~hpt.errors.SpecError` at the spec's lines when they do not fit) and stores their
+    trials with it.
+
     Returns ``(store, effective spec, resumed)``.
     """
     jdir = job_dir(runs_dir, spec.name)
     if not (jdir / "job.db").exists():
+        from .warmstart import collect
+
+        # The parents are read (and checked) once, here; their trials are stored with the job.
+        prior = collect(spec, Path(runs_dir))
         seed = spec.random_seed if spec.random_seed is not None else secrets.randbelow(2**32)
         store = Store.create(
             jdir,
@@ -104,6 +112,7 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
             spec_source=spec.source,
             base_dir=str(spec.base_dir),
             seed=seed,
+            prior=prior,
         )
         return store, spec, False
     store = Store.open(jdir)

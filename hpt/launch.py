@@ -3,8 +3,9 @@
 :func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
 crash between creating a trial and starting it cannot leave a trial without it), renders the
 command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
-gets, and the attempt's slot and GPUs (``CUDA_VISIBLE_DEVICES``) when it has them. A placeholder that cannot be rendered raises :class:`~hpt.spec.render.TemplateError`; the
-runner records it as the trial's failure.
+gets, the attempt's slot and GPUs (``CUDA_VISIBLE_DEVICES``) when it has them, and SageMaker's
+``SM_*`` variables under ``sagemaker: {env: true}``. A placeholder that cannot be rendered
+raises :class:`~hpt.spec.render.TemplateError`; the runner records it as the trial's failure.
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def prepare(spec, jdir: Path, trial: Trial, attempt: int, assignment: Assignment
         env.update(CUDA_VISIBLE_DEVICES=a.gpus, HPT_GPUS=a.gpus)
         if a.device_order:
             env["CUDA_DEVICE_ORDER"] = a.device_order
+    if spec.sagemaker is not None and spec.sagemaker.env:
+        from .sagemaker.script_mode import script_mode_env
+
+        # Last, so that SM_NUM_GPUS sees the devices the trial was given; a variable the spec's
+        # env sets itself is kept.
+        for key, value in script_mode_env(spec, trial.id, tdir, trial.params, env).items():
+            env.setdefault(key, value)
     return Launch(
         trial_id=trial.id,
         attempt=attempt,

@@ -93,7 +93,22 @@ def summary(console: Console, result: JobResult) -> None:
             "  scaling: " + ", ".join(f"{k} {v}" for k, v in doc["scaling"].items()),
             highlight=False,
         )
+    line = warm_start_line(result)
+    if line:
+        console.print(f"  {line}", highlight=False)
     console.print(f"  job directory: {doc['job_dir']}", highlight=False)
+
+
+def warm_start_line(result: JobResult) -> str | None:
+    """One line on a job's warm start: which parents, and how many of their trials it uses."""
+    ws = result.warm_start
+    if not ws:
+        return None
+    parts = []
+    for p in ws["parents"]:
+        why = "".join(f"; {n} {reason}" for reason, n in p["not_used"].items())
+        parts.append(f"{p['job']} ({p['used']} of {p['trials']} trials{why})")
+    return f"warm start ({ws['type']}): {ws['observations']} observations from " + ", ".join(parts)
 
 
 def trials_table(result: JobResult) -> Table:

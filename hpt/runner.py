@@ -31,6 +31,7 @@ from .store import Store
 from .strategies import Context, make_sampler, make_stopper
 from .timelimit import MatchTimer, RegexTimeout
 from .trial import FAILED, FINISHED, INTERRUPTED, JOB_STOPPED, PENDING, RUNNING, Trial
+from .warmstart import load_prior
 
 #: Points recorded per metric per attempt before thinning: beyond it only every THIN-th point
 #: is recorded (and shown to stoppers); the final value is still exact.
@@ -105,6 +106,8 @@ class Runner:
         self._trials: list[Trial] = []  # id order; strategies read it after every point
         self._by_id: dict[int, Trial] = {}
         self.history: dict[int, list[tuple[int, float]]] = {}
+        # A warm start's parent observations, stored with the job when it was created.
+        self.prior = load_prior(store)
         self._active: dict[Key, _Active] = {}
         self.ending: Ending | None = None
         self._stop_level = 0  # 1: stop gracefully, 2: kill the trials now
@@ -155,7 +158,7 @@ class Runner:
         return self._stop_level > 0
 
     def context(self) -> Context:
-        return Context(self.spec, self.seed, self._trials, self.history)
+        return Context(self.spec, self.seed, self._trials, self.history, self.prior)
 
     # ------------------------------------------------------------------ main loop
 

@@ -103,6 +103,23 @@ CREATE TABLE events (
     detail TEXT
 );
 """
+# The trials of a warm start's parents, as the job saw them when it was created: a job stays
+# whole (resumable, showable) when a parent is later extended or removed.
+_PRIOR = """
+CREATE TABLE IF NOT EXISTS prior (
+    id INTEGER PRIMARY KEY,
+    parent TEXT NOT NULL,
+    parent_trial INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    objective REAL,
+    points TEXT NOT NULL DEFAULT '[]',
+    used INTEGER NOT NULL,
+    exact INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    note TEXT
+)
+"""
 
 
 def _real(x: float | None) -> Any:
@@ -137,6 +154,26 @@ class JobRow:
     runner_pid: int | None
     runner_host: str | None
     overrides: dict
+
+
+@dataclass
+class PriorRow:
+    """One trial of a warm start's parent, mapped into this job's space (:mod:`hpt.warmstart`).
+
+    ``params`` are in this job's space when ``used`` (else the parent's own); ``points`` the
+    objective points of its latest attempt; ``exact``: this job could have run it itself, so
+    it is not run again; ``reason``: why it is not used; ``note``: what was adapted."""
+
+    parent: str
+    parent_trial: int
+    state: str
+    params: dict
+    objective: float | None
+    points: list
+    used: bool
+    exact: bool = False
+    reason: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -276,8 +313,11 @@ class Store:
         spec_source: str,
         base_dir: str,
         seed: int,
+        prior: Iterable[PriorRow] = (),
     ) -> Store:
         """Create a new job directory and database. Fails if the job already exists.
+
+        ``prior``: a warm start's parent trials, stored with the job.
 
         The database is built under a temporary name and linked into place complete, so a
         crash during creation never leaves a half-made job behind, and a reader never sees one.
@@ -300,7 +340,7 @@ class Store:
         tmp.unlink(missing_ok=True)
         conn = cls._connect(tmp)
         try:
-            cls._build(conn, tmp, name, spec_text, spec, spec_source, base_dir, seed)
+            cls._build(conn, tmp, name, spec_text, spec, spec_source, base_dir, seed, prior)
         except sqlite3.Error as exc:
             raise translate(exc, path) from None
         finally:
@@ -318,13 +358,33 @@ class Store:
         return cls.open(jdir)
 
     @classmethod
-    def _build(cls, conn, tmp, name, spec_text, spec, spec_source, base_dir, seed) -> None:
-        """The schema and the job row, in the database at ``tmp``."""
+    def _build(cls, conn, tmp, name, spec_text, spec, spec_source, base_dir, seed, prior) -> None:
+        """The schema, the job row and a warm start's parent trials, in the database at ``tmp``."""
         now = time.time()
         with cls(tmp, conn)._tx() as c:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     c.execute(stmt)
+            c.execute(_PRIOR)
+            c.executemany(
+                "INSERT INTO prior (parent, parent_trial, state, params, objective, points, used, exact,"
+                " reason, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.parent,
+                        r.parent_trial,
+                        r.state,
+                        json.dumps(r.params),
+                        _real(r.objective),
+                        json.dumps(r.points),
+                        int(r.used),
+                        int(r.exact),
+                        r.reason,
+                        r.note,
+                    )
+                    for r in prior
+                ],
+            )
             c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             c.execute(
                 "INSERT INTO job (id, name, spec_text, spec_json, spec_source, base_dir, seed,"
@@ -444,6 +504,7 @@ class Store:
             for column, kind in _LAUNCH_COLUMNS:
                 if column not in have:
                     c.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
+            c.execute(_PRIOR)
             c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self.version = SCHEMA_VERSION
         self._launch_columns = True
@@ -733,6 +794,21 @@ class Store:
         rows = self._conn.execute(sql + " ORDER BY m.rowid")
         return [(tid, a, n, s, _float(v), t) for tid, a, n, s, v, t in rows]
 
+    def prior(self) -> list[PriorRow]:
+        """The warm start's parent trials stored with the job (none in a version-1 store)."""
+        if not self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'prior'"
+        ).fetchone():
+            return []
+        rows = self._conn.execute(
+            "SELECT parent, parent_trial, state, params, objective, points, used, exact, reason, note"
+            " FROM prior ORDER BY id"
+        )
+        return [
+            PriorRow(p, t, st, json.loads(pa), _float(o), json.loads(pts), bool(u), bool(e), r, n)
+            for p, t, st, pa, o, pts, u, e, r, n in rows
+        ]
+
     def events(self) -> list[tuple[float, int | None, str, str | None]]:
         return list(self._conn.execute("SELECT time, trial_id, kind, detail FROM events ORDER BY id"))
 
@@ -785,4 +861,4 @@ class JobLock:
         return False
 
 
-__all__ = ["AttemptRow", "JobLock", "JobRow", "Store"]
+__all__ = ["AttemptRow", "JobLock", "JobRow", "PriorRow", "Store"]

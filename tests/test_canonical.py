@@ -303,7 +303,10 @@ def test_moving_a_spec_changes_its_workdir_identity(tmp_path):
 def test_a_newer_version_asks_for_an_upgrade(tmp_path):
     form = form_of(tmp_path)
     form["version"] = CANONICAL_VERSION + 1
-    with pytest.raises(StoredSpecError, match=r"written by a newer hpt \(spec version 2\); upgrade hpt"):
+    newer = CANONICAL_VERSION + 1
+    with pytest.raises(
+        StoredSpecError, match=rf"written by a newer hpt \(spec version {newer}\); upgrade hpt"
+    ):
         from_canonical(form)
     with pytest.raises(StoredSpecError, match="newer hpt"):
         identity(form)
@@ -311,6 +314,16 @@ def test_a_newer_version_asks_for_an_upgrade(tmp_path):
         form["version"] = bad
         with pytest.raises(StoredSpecError, match="no known version"):
             from_canonical(form)
+
+
+def test_a_version_1_form_reads_as_without_the_keys_version_2_added(tmp_path):
+    form = form_of(tmp_path)
+    for key in ("warm_start", "initial_points", "sagemaker"):
+        del form[key]
+    form["version"] = 1
+    spec = from_canonical(form)
+    assert (spec.warm_start, spec.initial_points, spec.sagemaker) == (None, (), None)
+    assert identity(to_canonical(spec)) == identity(form_of(tmp_path))
 
 
 def test_a_damaged_form_is_a_named_error(tmp_path):

@@ -477,6 +477,19 @@ def test_durations():
     assert parse_duration("0") is None and parse_duration(True) is None and parse_duration("x") is None
 
 
+def test_an_infinite_duration_is_a_spec_error():
+    text = """\
+name: j
+command: [python, t.py, "{x}"]
+objective: {metric: m, type: minimize}
+metrics: [{name: m, regex: 'm=(.*)'}]
+strategy: random
+parameters: {x: {type: continuous, min: 0, max: 1}}
+limits: {max_jobs: 2, max_runtime: .inf}
+"""
+    assert problems(text) == ["limits.max_runtime (line 7, col 36): must be a finite duration (got .inf)"]
+
+
 def test_non_mapping_spec():
     assert problems("- a\n- b\n")[0].startswith("<spec> (line 1, col 1): the spec must be a mapping")
 

@@ -7,6 +7,8 @@ import sqlite3
 
 from conftest import FAKE, hpt
 
+from hpt.spec import CANONICAL_VERSION
+
 
 def spec_text(name: str, workdir: str, runtime: str) -> str:
     return f"""
@@ -60,6 +62,7 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
         conn.execute("UPDATE job SET spec_json = ?", (json.dumps({"name": "old", "raw": True}),))
         for column in ("slot", "devices", "argv", "env"):  # what each attempt was launched with
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("DROP TABLE prior")  # a version-1 store has no table of warm-start parents
     shown = hpt("show", "old", "-o", "json", runs_dir=runs)  # read-only: read as it is
     assert shown.code == 0 and shown.json()["status"] == "Completed", shown.err
     assert hpt("best", "old", "--format", "argv", runs_dir=runs).code == 1  # not recorded back then
@@ -69,8 +72,13 @@ def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
         columns = {r[1] for r in conn.execute("PRAGMA table_info(attempts)")}
-    assert version == "2" and json.loads(form)["version"] == 1 and json.loads(form)["name"] == "old"
-    assert {"slot", "devices", "argv", "env"} <= columns
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert (
+        version == "2"
+        and json.loads(form)["version"] == CANONICAL_VERSION
+        and json.loads(form)["name"] == "old"
+    )
+    assert {"slot", "devices", "argv", "env"} <= columns and "prior" in tables  # added by the upgrade
     with sqlite3.connect(db) as conn:
         (argv,) = conn.execute("SELECT argv FROM attempts WHERE trial_id = 3").fetchone()
     assert json.loads(argv)[0] == "python"

@@ -32,16 +32,20 @@ from .model import (
     EarlyStoppingRule,
     ExecutorConfig,
     Hyperband,
+    InitialPoint,
     Limits,
     Metric,
     Objective,
     Resources,
+    SageMakerConfig,
     Spec,
+    WarmStart,
 )
 from .render import Value
 
-#: The version of the canonical form this hpt writes (and the newest it reads).
-CANONICAL_VERSION = 1
+#: The version of the canonical form this hpt writes (and the newest it reads). Version 2 added
+#: ``warm_start``, ``initial_points`` and ``sagemaker``; a version-1 form reads as without them.
+CANONICAL_VERSION = 2
 
 #: Top-level keys that are not part of a job's identity: the name (a job may be renamed with
 #: --name), where trials run (a job may resume on another cluster), and where the spec came
@@ -85,6 +89,16 @@ def to_canonical(spec: Spec) -> dict[str, Any]:
             "convergence": spec.completion.convergence,
         },
         "random_seed": spec.random_seed,
+        "warm_start": None
+        if spec.warm_start is None
+        else {"parents": list(spec.warm_start.parents), "type": spec.warm_start.type},
+        "initial_points": [dict(p.values) for p in spec.initial_points],
+        "sagemaker": None
+        if spec.sagemaker is None
+        else {
+            "env": spec.sagemaker.env,
+            "channels": [{"name": k, "path": v} for k, v in spec.sagemaker.channels],
+        },
         "executor": {
             "type": spec.executor.type,
             "address": spec.executor.address,
@@ -207,6 +221,16 @@ def _resources_in(r: dict[str, Any] | None) -> Resources | None:
     return Resources(gpus, float(r["gpus_per_trial"]))
 
 
+def _warm_start_in(d: dict[str, Any] | None) -> WarmStart | None:
+    return None if d is None else WarmStart(tuple(d["parents"]), d["type"])
+
+
+def _sagemaker_in(d: dict[str, Any] | None) -> SageMakerConfig | None:
+    if d is None:
+        return None
+    return SageMakerConfig(bool(d["env"]), tuple((c["name"], c["path"]) for c in d["channels"]))
+
+
 def _spec_in(data: dict[str, Any]) -> Spec:
     lim, hb, comp, ex, esr = (
         data["limits"],
@@ -249,6 +273,11 @@ def _spec_in(data: dict[str, Any]) -> Spec:
         ),
         resources=_resources_in(data.get("resources")),  # absent in forms written before it existed
         random_seed=data["random_seed"],
+        warm_start=_warm_start_in(data.get("warm_start")),
+        initial_points=tuple(
+            InitialPoint(tuple((k, v) for k, v in p.items())) for p in data.get("initial_points", ())
+        ),
+        sagemaker=_sagemaker_in(data.get("sagemaker")),
         source=data["source"],
         base_dir=Path(data["base_dir"]),
         warnings=tuple(

@@ -105,6 +105,43 @@ class ExecutorConfig:
     resources: tuple[tuple[str, float], ...] = ()
 
 
+#: AMT's WarmStartType, in hpt's spelling.
+WARM_START_TYPES = ("identical_data_and_algorithm", "transfer_learning")
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """``warm_start``: the parent jobs whose trials inform this job, and how (AMT's
+    WarmStartConfig). The parents are checked against the runs directory when the job starts."""
+
+    parents: tuple[str, ...]
+    type: str = "identical_data_and_algorithm"
+
+    @property
+    def identical(self) -> bool:
+        return self.type == "identical_data_and_algorithm"
+
+
+@dataclass(frozen=True)
+class InitialPoint:
+    """One of ``initial_points``: values of some (or all) parameters, in declaration order;
+    categorical values as their text, numbers as given."""
+
+    values: tuple[tuple[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class SageMakerConfig:
+    """``sagemaker``: SageMaker script mode (the SM_* environment) and its input channels,
+    name -> directory as written (relative to the workdir)."""
+
+    env: bool = True
+    channels: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Resources:
     """GPUs for trials: the devices (``None``: ``auto``, found when a run starts) and how many
@@ -135,6 +172,9 @@ class Spec:
     executor: ExecutorConfig = ExecutorConfig()
     resources: Resources | None = None
     random_seed: int | None = None
+    warm_start: WarmStart | None = None
+    initial_points: tuple[InitialPoint, ...] = ()
+    sagemaker: SageMakerConfig | None = None
     data: dict = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
     source: str = field(default="<spec>", compare=False)

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from ..errors import HptError
 from ..spec import Spec
-from .base import Context, NeverStop, Sampler, Stopper, Suggestion
+from .base import Context, NeverStop, Observation, Sampler, Stopper, Suggestion
 
 
 def make_sampler(spec: Spec) -> Sampler:
-    """The sampler of a spec's strategy."""
+    """The sampler of a spec's strategy, running the spec's ``initial_points`` first."""
+    if spec.strategy == "hyperband":
+        from .hyperband import make_hyperband_sampler
+
+        return make_hyperband_sampler(spec, _with_initial_points)
+    return _with_initial_points(spec, _strategy_sampler(spec))
+
+
+def _with_initial_points(spec: Spec, sampler: Sampler) -> Sampler:
+    if not spec.initial_points:
+        return sampler
+    from .initial import InitialPoints
+
+    return InitialPoints(sampler, spec.initial_points)
+
+
+def _strategy_sampler(spec: Spec) -> Sampler:
     if spec.strategy == "grid":
         from .grid import GridSampler
 
@@ -17,10 +33,6 @@ def make_sampler(spec: Spec) -> Sampler:
         from .random import RandomSampler
 
         return RandomSampler(spec.space)
-    if spec.strategy == "hyperband":
-        from .hyperband import make_hyperband_sampler
-
-        return make_hyperband_sampler(spec)
     if spec.strategy == "bayesian":
         from .bayesian import BayesianSampler
 
@@ -45,6 +57,7 @@ def make_stopper(spec: Spec) -> Stopper:
 __all__ = [
     "Context",
     "NeverStop",
+    "Observation",
     "Sampler",
     "Stopper",
     "Suggestion",

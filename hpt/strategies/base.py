@@ -25,16 +25,36 @@ class Suggestion:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """A result from outside the job: a parent's trial under ``warm_start``, its
+    hyperparameters already mapped into this job's space (see :mod:`hpt.warmstart`).
+
+    ``points`` are its objective points ``(step, value)``; ``exact`` says it is a configuration
+    this job could have run itself, under the same conditions (``identical_data_and_algorithm``
+    with the same static values): it then counts as tried, and is not run again. ``source``
+    names it (``job-a#12``).
+    """
+
+    params: dict[str, Any]
+    objective: float
+    points: tuple[tuple[int, float], ...] = ()
+    exact: bool = False
+    source: str = ""
+
+
 @dataclass
 class Context:
     """What a strategy may read: the spec, the job's seed, every trial so far (in id order,
-    running ones included), and each trial's objective points ``[(step, value), ...]`` from its
-    latest attempt."""
+    running ones included), each trial's objective points ``[(step, value), ...]`` from its
+    latest attempt, and ``prior``: the parents' observations under ``warm_start``, apart from
+    the trials (ids, ``max_jobs`` and a grid's index count the job's own trials only)."""
 
     spec: Spec
     seed: int
     trials: Sequence[Trial]
     history: Mapping[int, list[tuple[int, float]]]
+    prior: Sequence[Observation] = ()
 
     @property
     def space(self):
@@ -43,6 +63,11 @@ class Context:
     @property
     def next_trial_id(self) -> int:
         return len(self.trials) + 1
+
+    def tried_before(self) -> set[tuple]:
+        """:meth:`~hpt.space.Space.key` of every exact prior observation: configurations the
+        parents ran under this job's conditions, which are not run again."""
+        return {self.space.key(o.params) for o in self.prior if o.exact}
 
     def completed(self) -> list[Trial]:
         return [

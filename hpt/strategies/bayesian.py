@@ -76,7 +76,7 @@ from threadpoolctl import threadpool_limits
 
 from ..space import CONTINUOUS, Space
 from ..trial import COMPLETED, FAILED, STOPPED
-from .base import Context, Suggestion
+from .base import Context, Observation, Suggestion
 
 #: Above this many observations the kernel hyperparameters are fitted on a subsample.
 FIT_SUBSAMPLE = 120
@@ -276,6 +276,7 @@ class GPSampler:
         seed: int,
         index: int,
         fixed: Mapping[str, Any] | None = None,
+        prior: Sequence[tuple[Mapping[str, Any], float]] = (),
     ) -> dict[str, Any] | None:
         """The next configuration to try.
 
@@ -289,7 +290,10 @@ class GPSampler:
             failures are in); fixed: values of some parameters to hold in the suggestion (a
             fidelity such as the training budget, modelled as an input): the acquisition is
             maximised over the other coordinates with these set, and the incumbent is the best
-            posterior mean of the observed configurations at these values.
+            posterior mean of the observed configurations at these values; prior: observations
+            from outside the job (a warm start's parents), modelled as observations: each one
+            takes the place of one point of the initial design, so with enough of them the model
+            suggests from the first trial on.
 
         Returns None only when an all-discrete space has no configuration left outside
         ``exclude``.
@@ -298,7 +302,7 @@ class GPSampler:
         with threadpool_limits(limits=1, user_api="blas"):
             hold = self._held(fixed)
             return self._suggest(
-                list(observations), list(pending), list(failed), set(exclude), seed, index, hold
+                list(observations), list(pending), list(failed), set(exclude), seed, index, hold, list(prior)
             )
 
     def _held(self, fixed: Mapping[str, Any] | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -319,16 +323,22 @@ class GPSampler:
         C[..., hold[0]] = hold[1]
         return C
 
-    def _suggest(self, observations, pending, failed, exclude, seed, index, hold=None):
+    def _suggest(self, observations, pending, failed, exclude, seed, index, hold=None, prior=()):
         space = self.space
         if space.is_discrete and len(exclude) >= space.cardinality:
             return None
         rng = np.random.default_rng([seed, index])
-        obs = [(p, float(v)) for p, v in observations if math.isfinite(v)]
+        before = [(p, float(v)) for p, v in prior if math.isfinite(v)]
+        obs = before + [(p, float(v)) for p, v in observations if math.isfinite(v)]
         # The model starts once the initial design has come back, not merely been launched: with
         # parallel trials the first model-based suggestion would otherwise rest on a handful of
         # results (4 in 6-D at 4 workers), and a GP fitted on so few misleads the whole run.
-        if index <= self.n_initial or len(obs) + len(failed) < self.n_initial or len({v for _, v in obs}) < 2:
+        # Prior observations count as design points that have come back.
+        if (
+            index + len(before) <= self.n_initial
+            or len(obs) + len(failed) < self.n_initial
+            or len({v for _, v in obs}) < 2
+        ):
             return self._initial(seed, index, exclude, rng)
         try:
             return self._model_based(obs, pending, failed, exclude, rng, hold)
@@ -529,21 +539,40 @@ class GPSampler:
         return best_u
 
 
+#: At most this many of a warm start's observations go to the model (the best quarter and an
+#: even spread of the rest): the posterior costs cubic time in the number of observations.
+MAX_PRIOR = 300
+
+
+def prior_for_model(prior: Sequence[Observation], maximize: bool, cap: int = MAX_PRIOR) -> list[Observation]:
+    """The prior observations a model takes: all of them up to ``cap``, else the best quarter
+    and an even spread of the others, in their original order."""
+    if len(prior) <= cap:
+        return list(prior)
+    sign = -1.0 if maximize else 1.0
+    order = sorted(range(len(prior)), key=lambda i: sign * prior[i].objective)
+    top, rest = order[: cap // 4], order[cap // 4 :]
+    pick = [rest[int(j)] for j in np.linspace(0, len(rest) - 1, cap - len(top))]
+    return [prior[i] for i in sorted(set(top) | set(pick))]
+
+
 class BayesianSampler:
     """The ``bayesian`` strategy: a :class:`GPSampler` fed from the job's trials.
 
     Completed and early-stopped trials with a finite objective are observations; failed trials
     are failures; pending, running and interrupted trials (they will run again) are pending
-    points. No configuration any trial has taken is suggested again (in a continuous space the
+    points; a warm start's observations (``ctx.prior``) are observations too. No configuration
+    any trial has taken, nor an exact prior one, is suggested again (in a continuous space the
     model can still want one, at a bound, when it is sure of the trend), and an all-discrete
     space ends the job when none is left.
     """
 
     def __init__(self, space: Space, maximize: bool):
         self.space = space
+        self.maximize = maximize
         self.gp = GPSampler(space, maximize)
 
-    def ask(self, ctx: Context) -> Suggestion | None:
+    def _suggest(self, ctx: Context, fixed: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         obs, pending, failed = [], [], []
         for t in ctx.trials:
             if t.state in (COMPLETED, STOPPED):
@@ -553,8 +582,30 @@ class BayesianSampler:
                 failed.append(t.params)
             else:
                 pending.append(t.params)
-        exclude = {self.space.key(t.params) for t in ctx.trials}
-        params = self.gp.suggest(
-            obs, pending=pending, failed=failed, exclude=exclude, seed=ctx.seed, index=ctx.next_trial_id
+        exclude = {self.space.key(t.params) for t in ctx.trials} | ctx.tried_before()
+        return self.gp.suggest(
+            obs,
+            pending=pending,
+            failed=failed,
+            exclude=exclude,
+            seed=ctx.seed,
+            index=ctx.next_trial_id,
+            fixed=fixed,
+            prior=[(o.params, o.objective) for o in prior_for_model(ctx.prior, self.maximize)],
         )
+
+    def ask(self, ctx: Context) -> Suggestion | None:
+        params = self._suggest(ctx)
         return None if params is None else Suggestion(params)
+
+    def complete(self, ctx: Context, partial: Mapping[str, Any]) -> Suggestion | None:
+        """An initial point: the given values as written, the others where the model suggests
+        with those held (in the initial design: the design's point)."""
+        if len(partial) == len(self.space.params):
+            return Suggestion(dict(partial))
+        params = self._suggest(ctx, fixed=partial)
+        if params is None:
+            params = self.space.decode(
+                np.random.default_rng([ctx.seed, ctx.next_trial_id]).random(self.space.dim)
+            )
+        return Suggestion({**params, **partial})

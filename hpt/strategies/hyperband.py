@@ -242,8 +242,14 @@ class ModelBasedProposer:
 
     def observations(self, ctx: Context) -> list[tuple[int, int, dict, float]]:
         """The model's observations ``(trial id, level, params, value)``: every counted trial's
-        value at every level it reached, capped at :attr:`MAX_OBSERVATIONS`."""
+        value at every level it reached, and a warm start's observations at the levels their
+        points reached (with negative ids), capped at :attr:`MAX_OBSERVATIONS`."""
         obs = []
+        for k, o in enumerate(ctx.prior):
+            values = values_at_rungs(o.points, self.levels, self.use, self.maximize)
+            obs.extend(
+                (-1 - k, level, o.params, v) for level, v in sorted(values.items()) if math.isfinite(v)
+            )
         for t in ctx.trials:
             if t.state not in _COUNTED:
                 continue
@@ -281,7 +287,8 @@ class ModelBasedProposer:
             params.pop(self.RESOURCE, None)
         space = self.space
         if params is None or (
-            space.is_discrete and space.key(params) in {space.key(t.params) for t in ctx.trials}
+            space.is_discrete
+            and space.key(params) in {space.key(t.params) for t in ctx.trials} | ctx.tried_before()
         ):
             # The model's space (with a continuous resource) is never exhausted, so in a discrete
             # space a configuration already tried goes to random search, which draws an unseen
@@ -290,11 +297,17 @@ class ModelBasedProposer:
         return Suggestion(params, {"model_observations": len(obs)})
 
 
-def make_hyperband_sampler(spec: Spec) -> HyperbandSampler:
-    """The sampler of ``strategy: hyperband``, with the configured proposer."""
+def make_hyperband_sampler(spec: Spec, wrap=None) -> HyperbandSampler:
+    """The sampler of ``strategy: hyperband``, with the configured proposer; ``wrap(spec,
+    proposer)``, when given, wraps the proposer (the initial points go inside, so they get
+    brackets too)."""
     if spec.hyperband is not None and spec.hyperband.sampler == "bayesian":
-        return HyperbandSampler(spec, ModelBasedProposer(spec))
-    return HyperbandSampler(spec)
+        proposer = ModelBasedProposer(spec)
+    else:
+        from .random import RandomSampler
+
+        proposer = RandomSampler(spec.space)
+    return HyperbandSampler(spec, wrap(spec, proposer) if wrap is not None else proposer)
 
 
 # --------------------------------------------------------------------------- stopper

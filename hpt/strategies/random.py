@@ -1,7 +1,8 @@
 """Random search: uniform in the unit cube, i.e. uniform in each parameter's scaled coordinates
 (log-uniform for logarithmic ranges). The draw for trial ``n`` comes from a generator seeded
 with ``(random_seed, n)``, so a job's sequence is reproducible and a resumed job continues it
-exactly. In an all-discrete space no configuration is drawn twice."""
+exactly. In an all-discrete space no configuration is drawn twice, nor one that a parent ran
+under ``warm_start: identical_data_and_algorithm``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class RandomSampler:
         tid = ctx.next_trial_id
         if not space.is_discrete:
             return Suggestion(self.draw(ctx.seed, tid))
-        seen = {space.key(t.params) for t in ctx.trials}
+        seen = {space.key(t.params) for t in ctx.trials} | ctx.tried_before()
         size = space.cardinality
         if len(seen) >= size:
             return None

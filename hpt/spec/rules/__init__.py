@@ -4,8 +4,8 @@
 with their positions and returns its part of the model, or None when it cannot), and assembles
 the :class:`Spec` when nothing failed. The sections live beside it: ``parameters``,
 ``metrics`` (and the objective), ``command`` (command, env, static values, placeholders,
-workdir, executor), ``resources`` (GPUs) and ``limits`` (limits, hyperband, early stopping
-rule, completion).
+workdir, executor), ``resources`` (GPUs), ``limits`` (limits, hyperband, early stopping
+rule, completion), ``start`` (initial points, warm start) and ``sagemaker`` (script mode).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from .limits import (
 from .metrics import build_metrics, build_objective
 from .parameters import build_space
 from .resources import build_resources
+from .sagemaker import build_sagemaker
+from .start import build_initial_points, build_warm_start
 
 
 def check(
@@ -72,6 +74,9 @@ def check(
     resources = build_resources(ctx, d.get("resources"), d.get("limits"), d.get("executor"))
     check_gpus_placeholder(ctx, used, d)
     workdir = resolve_workdir(ctx, d.get("workdir"), base)
+    initial_points = build_initial_points(ctx, d.get("initial_points"), space, static, limits)
+    warm_start = build_warm_start(ctx, d.get("warm_start"), d.get("name"))
+    sagemaker = build_sagemaker(ctx, d.get("sagemaker"), workdir, space, static)
 
     if schema_failed or ctx.failed:
         return None, ctx.problems
@@ -95,6 +100,9 @@ def check(
         executor=executor,
         resources=resources,
         random_seed=d.get("random_seed"),
+        warm_start=warm_start,
+        initial_points=initial_points,
+        sagemaker=sagemaker,
         data=d,
         text=text,
         source=source,

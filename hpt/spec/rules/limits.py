@@ -77,7 +77,13 @@ def build_limits(ctx: Context, limits: Any, strategy: str | None, space: Space |
         if key in limits:
             durations[key] = parse_duration(limits[key])
             if durations[key] is None:
-                return None  # the schema already reported it
+                if is_number(limits[key]) and not math.isfinite(limits[key]):
+                    # the schema takes .inf as a number above 0
+                    ctx.error(
+                        ("limits", key),
+                        f"must be a finite duration (got {ctx.text(('limits', key), limits[key])})",
+                    )
+                return None  # otherwise the schema already reported it
     if not isinstance(max_jobs, int) or not isinstance(parallel, int):
         return None
     return Limits(
