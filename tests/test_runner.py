@@ -123,3 +123,23 @@ def test_hyperband_stops_trials_at_rungs_and_output_after_the_stop_is_cut(tmp_pa
     assert all(t.state in (COMPLETED, STOPPED) for t in result.trials)
     best = min((t for t in result.trials if t.state == COMPLETED), key=lambda t: t.objective)
     assert result.best.trial_id == best.id
+
+
+def test_a_stop_after_the_last_trial_leaves_the_job_completed(tmp_path):
+    # `hpt stop` landing as the last trial ends: the job is done, so it is Completed, not Stopped.
+    from hpt.reporting import QuietReporter
+
+    sim = SimExecutor(lambda launch: SimTrial(((1.0, "loss=0.5"),)))
+    store, s, _ = create_or_reopen(spec(limits={"max_jobs": 2, "max_parallel_jobs": 1}), tmp_path)
+
+    class StopAtTheEnd(QuietReporter):
+        def trial_ended(self, run, trial, attempt, attempt_state):
+            if trial.id == 2:
+                runner.request_stop()
+
+    runner = Runner(s, store, sim.factory, StopAtTheEnd(), seed=1, clock=sim.clock, poll_interval=math.inf)
+    try:
+        ending = runner.run()
+        assert ending.status == JOB_COMPLETED and ending.reason == "max_jobs (2) reached"
+    finally:
+        store.close()
