@@ -100,14 +100,22 @@ class Criteria:
         self._verdict: Ending | None = None
 
     def __call__(
-        self, trials: Sequence[Trial], *, elapsed: float, idle: bool = False, exhausted: bool = False
+        self,
+        trials: Sequence[Trial],
+        *,
+        elapsed: float,
+        idle: bool = False,
+        exhausted: bool = False,
+        finished: int | None = None,
     ) -> Ending | None:
         """The ending due now, or None. ``idle``: nothing runs and nothing more can be started;
-        ``exhausted``: the strategy has no configuration left."""
+        ``exhausted``: the strategy has no configuration left; ``finished``: how many trials
+        are finished, when the caller keeps count (counted here otherwise)."""
         limit = self.spec.limits.max_runtime
         if limit and elapsed >= limit:
             return Ending(JOB_COMPLETED, f"max_runtime ({format_seconds(limit)}) reached", RUNTIME)
-        finished = sum(1 for t in trials if t.finished)
+        if finished is None:
+            finished = sum(1 for t in trials if t.finished)
         if self._finished_seen is None:
             self._finished_seen = finished
         elif finished != self._finished_seen:

@@ -91,3 +91,9 @@ class StoredSpecError(HptError):
 class EnvironmentFailure(HptError):
     """The job cannot go on where it runs (a full disk, a read-only directory). It was stopped
     (its running trials interrupted) and continues with ``hpt resume`` once that is fixed."""
+
+
+class JobCreatedMeanwhile(JobLockedError, StoreError):
+    """Two runs created the same job at once: this one lost (exit 2), and the other runs it."""
+
+    exit_code = 2

@@ -63,6 +63,7 @@ class _Active:
     diverged: bool = False  # the objective was printed as nan or inf (stop INVALID)
     skipped: dict[str, int] = field(default_factory=dict)  # secondary points that were no number
     assignment: Assignment = Assignment(0)
+    process: tuple[int | None, int | None, str | None] | None = None  # (pid, pgid, host), unsaved
 
 
 class Runner:
@@ -111,6 +112,7 @@ class Runner:
         self._active: dict[Key, _Active] = {}
         self.ending: Ending | None = None
         self._stop_level = 0  # 1: stop gracefully, 2: kill the trials now
+        self._finished = 0  # how many trials are finished (kept, not counted each time)
         self._timer = MatchTimer()
         self._elapsed0 = 0.0
         self._t0 = self.clock.monotonic()
@@ -222,7 +224,7 @@ class Runner:
             # paused while its trials ended).
             self._drain()
             if self.ending is None:
-                ending = self.criteria(self._trials, elapsed=elapsed)
+                ending = self.criteria(self._trials, elapsed=elapsed, finished=self._finished)
                 if ending is not None:
                     self._end(ending)
             self._check_timeouts(now)
@@ -269,6 +271,7 @@ class Runner:
     def _add(self, t: Trial) -> None:
         self._trials.append(t)
         self._by_id[t.id] = t
+        self._finished += t.finished
 
     # ------------------------------------------------------------------ launching
 
@@ -300,15 +303,19 @@ class Runner:
             if suggestion is None:
                 self._exhausted = True
                 return
-            trial = self.store.create_trial(suggestion.params, suggestion.info)
-            self._add(trial)
-            self._launch(trial)
+            # Ids have no gaps, and this runner is the store's only writer: the next id is known.
+            trial = Trial(len(self._trials) + 1, PENDING, suggestion.params, dict(suggestion.info))
+            self._launch(trial, new=True)
 
-    def _launch(self, trial: Trial) -> None:
-        log_dir = attempt_dir(self.dir, trial.id, trial.attempts + 1)
-        attempt = self.store.start_attempt(trial.id, str(log_dir))
-        trial.state, trial.attempts, trial.reason = RUNNING, attempt, None
-        trial.objective = trial.objective_step = None
+    def _launch(self, trial: Trial, new: bool = False) -> None:
+        """Start the next attempt of ``trial`` (``new``: a trial not in the store yet, created
+        in the same transaction that marks it running)."""
+        attempt = trial.attempts + 1
+        log_dir = str(attempt_dir(self.dir, trial.id, attempt))
+        create = (trial.params, trial.info) if new else None
+        if new:
+            trial.created = time.time()
+            self._add(trial)
         self.history[trial.id] = []
         assignment = self.allocator.acquire((trial.id, attempt))
         if assignment is None:  # _fill launches only when the allocator has room
@@ -317,25 +324,32 @@ class Runner:
             launch = prepare(self.spec, self.dir, trial, attempt, assignment)
         except OSError as exc:
             self.allocator.release((trial.id, attempt))
+            with contextlib.suppress(StoreError):  # recorded, so the resume runs it again
+                self.store.start_attempt(trial.id, log_dir, create=create)
+                trial.state, trial.attempts = RUNNING, attempt
             raise EnvironmentFailure(
                 f"cannot write the directory of trial {trial.id} ({exc.strerror or exc}: {exc.filename}); "
                 f"fix the runs directory, then continue with `hpt resume {self.spec.name}`"
             ) from None
         except TemplateError as exc:
             self.allocator.release((trial.id, attempt))
+            self.store.start_attempt(trial.id, log_dir, create=create)
             self.store.end_attempt(
                 trial.id, attempt, attempt_state=FAILED, trial_state=FAILED, reason=str(exc)
             )
+            trial.attempts = attempt
             trial.state, trial.reason, trial.ended = FAILED, str(exc), time.time()
+            self._finished += 1
             return
-        self.store.record_launch(
-            trial.id,
-            attempt,
+        recorded = dict(
             argv=launch.argv,
             env=launch.env,
             slot=assignment.slot,
             devices=assignment.devices if self.allocator.devices else None,
         )
+        self.store.start_attempt(trial.id, log_dir, create=create, launch=recorded)
+        trial.state, trial.attempts, trial.reason = RUNNING, attempt, None
+        trial.objective = trial.objective_step = None
         active = _Active(
             trial,
             attempt,
@@ -378,9 +392,8 @@ class Runner:
             if len(a.unsaved) >= _SAVE_EVERY:
                 self._save_points(a)
         elif isinstance(event, Started):
-            self.store.set_process(a.trial.id, a.attempt, event.pid, event.pgid, event.host)
+            a.process = (event.pid, event.pgid, event.host)  # saved with the next points
         elif isinstance(event, Exited):
-            self._save_points(a)
             del self._active[event.key]
             self.allocator.release(event.key)
             self._finish(a, event)
@@ -428,10 +441,17 @@ class Runner:
             on_point(self, a.trial, step, value, decision)
 
     def _save_points(self, only: _Active | None = None) -> None:
+        """What running attempts showed since the last save (points, processes), in one
+        transaction."""
+        points, processes = [], []
         for a in [only] if only else list(self._active.values()):
             if a.unsaved:
-                self.store.add_points(a.trial.id, a.attempt, a.unsaved)
+                points += [(a.trial.id, a.attempt, *p) for p in a.unsaved]
                 a.unsaved = []
+            if a.process is not None:
+                processes.append((a.trial.id, a.attempt, *a.process))
+                a.process = None
+        self.store.save_progress(points, processes)
 
     def _stop(self, a: _Active, kind: str, reason: str) -> None:
         if a.stop is not None:
@@ -497,15 +517,19 @@ class Runner:
             objective=d.objective,
             objective_step=a.tracker.step,
             info=info if info != t.info else None,
+            points=a.unsaved,
+            process=a.process,
         )
+        a.unsaved, a.process = [], None
         t.state, t.reason, t.info = d.trial_state, d.reason, info
         t.objective, t.objective_step = d.objective, a.tracker.step
         t.ended = time.time() if d.trial_state in FINISHED else None
+        self._finished += t.finished
         self.reporter.trial_ended(self, t, a.attempt, d.attempt_state)
         if t.finished and self.ending is None:
             # At once, before any other event: a trial that met a criterion must not be
             # followed by another launch.
-            ending = self.criteria(self._trials, elapsed=self.elapsed())
+            ending = self.criteria(self._trials, elapsed=self.elapsed(), finished=self._finished)
             if ending is not None:
                 self._end(ending)
 

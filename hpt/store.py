@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import JobExistsError, JobLockedError, JobNotFoundError, StoreError, TrialFinishedError
+from .errors import (
+    JobCreatedMeanwhile,
+    JobExistsError,
+    JobLockedError,
+    JobNotFoundError,
+    StoreError,
+    TrialFinishedError,
+)
 from .paths import DB_NAME
 from .trial import FINISHED, IN_PROGRESS, INTERRUPTED, PENDING, RUNNING, Trial
 
@@ -324,12 +331,18 @@ class Store:
         """
         jdir.mkdir(parents=True, exist_ok=True)
         path = jdir / DB_NAME
+        raced = JobCreatedMeanwhile(
+            f"job {name!r} was created by another hpt process at the same moment, which runs it; "
+            f"see `hpt show {name}`"
+        )
         if path.exists() or path.is_symlink():
-            raise StoreError(f"job {name!r} already exists at {jdir}")
+            raise raced
         leftovers = [
             p.name for p in jdir.iterdir() if p.name != "lock" and not p.name.startswith(f".{DB_NAME}.")
         ]
         if leftovers:
+            if path.exists():  # the other process got there in between
+                raise raced
             # A job directory whose database is gone (deleted by hand?): its trial directories
             # would be written over, so it is not reused.
             raise JobExistsError(
@@ -348,10 +361,7 @@ class Store:
         try:
             os.link(tmp, path)  # no-clobber: of two concurrent creates, one fails cleanly
         except FileExistsError:
-            raise JobLockedError(
-                f"job {name!r} was created by another hpt process at the same moment, which runs it; "
-                f"see `hpt show {name}`"
-            ) from None
+            raise raced from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
                 leftover.unlink(missing_ok=True)
@@ -590,11 +600,31 @@ class Store:
             )
         return r[0]
 
-    def start_attempt(self, trial_id: int, log_dir: str) -> int:
-        """Mark a trial running under a new attempt; returns the attempt number (1, 2, ...)."""
+    def start_attempt(
+        self,
+        trial_id: int,
+        log_dir: str,
+        *,
+        create: tuple[dict[str, Any], dict[str, Any]] | None = None,
+        launch: dict[str, Any] | None = None,
+    ) -> int:
+        """Mark a trial running under a new attempt; returns the attempt number (1, 2, ...).
+
+        ``create=(params, info)`` creates the trial (with id ``trial_id``, the next one) in the
+        same transaction; ``launch`` (``argv``, ``env``, ``slot``, ``devices``) records what
+        the attempt is started with, as :meth:`record_launch` does.
+        """
         now = time.time()
         with self._tx() as c:
-            self._check_open(c, trial_id)
+            if create is not None:
+                params, info = create
+                c.execute(
+                    "INSERT INTO trials (id, state, params, info, created) VALUES (?, ?, ?, ?, ?)",
+                    (trial_id, PENDING, json.dumps(params), json.dumps(info or {}), now),
+                )
+                self._event(c, trial_id, "created", json.dumps(params))
+            else:
+                self._check_open(c, trial_id)
             (attempt,) = c.execute("SELECT attempts + 1 FROM trials WHERE id = ?", (trial_id,)).fetchone()
             c.execute(
                 "UPDATE trials SET state = ?, attempts = ?, started = ?, reason = NULL,"
@@ -605,6 +635,8 @@ class Store:
                 "INSERT INTO attempts (trial_id, attempt, state, started, log_dir) VALUES (?, ?, ?, ?, ?)",
                 (trial_id, attempt, RUNNING, now, log_dir),
             )
+            if launch is not None:
+                self._write_launch(c, trial_id, attempt, **launch)
             self._event(c, trial_id, "started", f"attempt {attempt}")
         return attempt
 
@@ -629,20 +661,46 @@ class Store:
     ) -> None:
         """What an attempt was started with: its exact argv, the environment hpt added, its
         slot and its devices (``hpt best --format argv|env``, ``hpt show``)."""
+        with self._tx() as c:
+            self._write_launch(c, trial_id, attempt, argv=argv, env=env, slot=slot, devices=devices)
+
+    def _write_launch(self, c, trial_id: int, attempt: int, *, argv, env, slot=None, devices=None) -> None:
         if not self._launch_columns:
             raise StoreError(f"{self.path} is a version-1 store; open it with hpt.jobs.stored_spec first")
+        c.execute(
+            "UPDATE attempts SET slot = ?, devices = ?, argv = ?, env = ? WHERE trial_id = ? AND attempt = ?",
+            (
+                slot,
+                json.dumps(list(devices)) if devices is not None else None,
+                json.dumps(list(argv)),
+                json.dumps(env),
+                trial_id,
+                attempt,
+            ),
+        )
+
+    def save_progress(
+        self,
+        points: Iterable[tuple[int, int, str, int, float, float]] = (),
+        processes: Iterable[tuple[int, int, int | None, int | None, str | None]] = (),
+    ) -> None:
+        """In one transaction: metric points ``(trial_id, attempt, name, step, value, time)`` of
+        running attempts, and their processes ``(trial_id, attempt, pid, pgid, host)``."""
+        rows = [(tid, a, n, st, _real(v), t) for tid, a, n, st, v, t in points]
+        procs = [(pid, pgid, host, tid, a) for tid, a, pid, pgid, host in processes]
+        if not rows and not procs:
+            return
         with self._tx() as c:
-            c.execute(
-                "UPDATE attempts SET slot = ?, devices = ?, argv = ?, env = ? WHERE trial_id = ? AND attempt = ?",
-                (
-                    slot,
-                    json.dumps(list(devices)) if devices is not None else None,
-                    json.dumps(list(argv)),
-                    json.dumps(env),
-                    trial_id,
-                    attempt,
-                ),
-            )
+            if rows:
+                c.executemany(
+                    "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            if procs:
+                c.executemany(
+                    "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
+                    procs,
+                )
 
     def add_points(
         self, trial_id: int, attempt: int, points: Iterable[tuple[str, int, float, float]]
@@ -676,19 +734,34 @@ class Store:
         objective_step: int | None = None,
         info: dict[str, Any] | None = None,
         attempt_reason: str | None = None,
+        points: Iterable[tuple[str, int, float, float]] = (),
+        process: tuple[int | None, int | None, str | None] | None = None,
     ) -> None:
         """End an attempt and move its trial to ``trial_state`` in one transaction.
 
         ``trial_state`` is a finished state, ``pending`` (it will be retried) or ``interrupted``
         (hpt stopped; it will run again on resume). ``attempt_reason`` (default: ``reason``) is
-        recorded on the attempt, ``reason`` on the trial.
+        recorded on the attempt, ``reason`` on the trial. Its last ``points`` ``(name, step,
+        value, time)`` and its ``process`` ``(pid, pgid, host)``, not saved yet, go in the same
+        transaction.
         """
 
         if trial_state not in (*FINISHED, PENDING, INTERRUPTED):
             raise StoreError(f"cannot end a trial attempt into state {trial_state!r}")
         now = time.time()
+        rows = [(trial_id, attempt, n, st, _real(v), t) for n, st, v, t in points]
         with self._tx() as c:
             self._check_open(c, trial_id)
+            if rows:
+                c.executemany(
+                    "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            if process is not None:
+                c.execute(
+                    "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
+                    (*process, trial_id, attempt),
+                )
             c.execute(
                 "UPDATE attempts SET state = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ? AND attempt = ?",
                 (attempt_state, now, exit_code, attempt_reason or reason, trial_id, attempt),

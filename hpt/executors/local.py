@@ -1,78 +1,58 @@
-"""The default executor: each attempt is a subprocess on this machine, watched by a thread."""
+"""The default executor: every attempt is a subprocess on this machine, all of them under one
+trial supervisor, their output read by one thread."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
-import signal
 import threading
 
-from .base import Event, Key, Launch, Started
-from .proc import StopSignal, run_attempt
+from .base import Event, Key, Launch
+from .proc import AttemptIO
 
 
 class LocalExecutor:
-    """Runs attempts under the trial supervisor (``hpt/_launcher.py``), one thread each."""
+    """Runs attempts under the trial supervisor (``hpt/_supervisor.py``), started once per run.
+
+    One thread owns the supervisor and reads every attempt's output; a trial costs one fork and
+    exec of its command.
+    """
 
     name = "local"
 
     def __init__(self, events: queue.Queue[Event]):
         self._events = events
-        self._stops: dict[Key, StopSignal] = {}
-        self._threads: dict[Key, threading.Thread] = {}
-        self._groups: dict[Key, int] = {}  # the command's process group, once it runs
-        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._ready = threading.Event()
+        self._io = AttemptIO(events.put)
+        # The thread that starts the supervisor must outlive it: it is this one, which runs
+        # until close() (the supervisor stops every trial when it ends).
+        self._thread = threading.Thread(target=self._loop, name="hpt-trials", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            self._io.start_supervisor()
+        finally:
+            self._ready.set()
+        try:
+            while not (self._closing.is_set() and self._io.idle):
+                self._io.step(0.5)
+        finally:
+            self._io.close()
 
     def start(self, launch: Launch) -> None:
-        stop = StopSignal()
-        # The watching thread also starts the process: the launcher's parent-death signal
-        # fires when the thread that forked it ends, so that thread must outlive the trial.
-        thread = threading.Thread(
-            target=self._run,
-            args=(launch, stop),
-            name=f"trial-{launch.trial_id}.{launch.attempt}",
-            daemon=True,
-        )
-        with self._lock:
-            self._stops[launch.key] = stop
-            self._threads[launch.key] = thread
-        thread.start()
-
-    def _run(self, launch: Launch, stop: StopSignal) -> None:
-        def emit(event: Event) -> None:
-            if isinstance(event, Started) and event.pgid:
-                with self._lock:
-                    self._groups[event.key] = event.pgid
-            self._events.put(event)
-
-        try:
-            run_attempt(launch, emit, stop)
-        finally:
-            with self._lock:
-                self._stops.pop(launch.key, None)
-                self._threads.pop(launch.key, None)
-                self._groups.pop(launch.key, None)
-            stop.close()
+        self._ready.wait(timeout=60)
+        self._io.add(launch)
 
     def stop(self, key: Key) -> None:
-        with self._lock:
-            stop = self._stops.get(key)
-        if stop is not None:
-            stop.set()
+        self._io.stop(key)
 
     def kill_all(self) -> None:
-        """SIGKILL every running command's process group at once (no grace period)."""
-        with self._lock:
-            groups = list(self._groups.values())
-        for pgid in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
+        """SIGKILL every running command's process group and its other processes, at once."""
+        self._io.kill_all()
 
     def close(self) -> None:
-        with self._lock:
-            threads = list(self._threads.values())
-            for stop in self._stops.values():
-                stop.set()
-        for t in threads:
-            t.join(timeout=30)
+        """Stop what still runs, wait for the attempts to end, and stop the supervisor."""
+        self._closing.set()
+        self._io.stop_all()
+        self._thread.join(timeout=60)

@@ -1,9 +1,11 @@
-"""Running one trial attempt as a subprocess: the code every executor shares.
+"""Running trial attempts as subprocesses: the code every executor shares.
 
-``run_attempt`` starts the command under the launcher (``hpt/_launcher.py``), streams its
-stdout and stderr line by line as they come (split on ``\\n`` and ``\\r`` so progress bars
-work), writes both to log files, and reports through ``emit``: :class:`Started`, then
-:class:`Output` events (batches of lines), then exactly one :class:`Exited`.
+:class:`AttemptIO` starts commands under the trial supervisor (``hpt/_supervisor.py``, one
+process for many trials), streams their stdout and stderr line by line as they come (split on
+``\\n`` and ``\\r`` so progress bars work), writes both to log files, and reports through
+``emit``: :class:`Started`, then :class:`Output` events (batches of lines), then exactly one
+:class:`Exited` per attempt. :func:`run_attempt` runs a single attempt in the calling thread
+(the Dask executor's tasks).
 
 Bounds, so that no trial output can exhaust hpt: a line is cut to :data:`MAX_LINE_BYTES` (the
 rest of it is dropped until the next newline), and each log file keeps its first
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..metrics import MAX_LINE
@@ -33,7 +36,10 @@ from .base import Event, Exited, Launch, Output, Started
 MAX_LINE_BYTES = MAX_LINE * 4  # UTF-8: at most 4 bytes a character
 LOG_HEAD_BYTES = 64 * 1024 * 1024
 LOG_TAIL_BYTES = 1024 * 1024
-LAUNCHER = str(Path(__file__).resolve().parent.parent / "_launcher.py")
+SUPERVISOR = str(Path(__file__).resolve().parent.parent / "_supervisor.py")
+MESSAGE_MAX = 1 << 20
+#: After a trial's exit, how long its pipes may stay open (held by something that escaped).
+_PIPE_GRACE = 2.0
 
 _BREAK = re.compile(rb"\r\n|\r|\n")
 
@@ -187,164 +193,309 @@ class StopSignal:
                 os.close(self._w)
 
 
-def trial_environment(extra: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")  # Python trials stream their lines as they print
-    env.update(extra)
-    return env
+class SupervisorProcess:
+    """hpt's end of the trial supervisor (``hpt/_supervisor.py``): one small process that starts
+    and watches trials, talked to over a ``SOCK_SEQPACKET`` socket.
+
+    It must be started by a thread that lives as long as it is needed: the supervisor is told
+    of that thread's end (``PR_SET_PDEATHSIG``) and then stops every trial.
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", SUPERVISOR, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C at the terminal reaches hpt, which stops trials
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self._lock = threading.Lock()
+
+    def send(self, message: dict, fds: tuple[int, ...] = ()) -> None:
+        """Raises ``OSError`` when the supervisor is gone."""
+        data = json.dumps(message).encode()
+        with self._lock:
+            if fds:
+                socket.send_fds(self.sock, [data], list(fds))
+            else:
+                self.sock.send(data)
+
+    def receive(self) -> dict | None:
+        """The next message, or None when the supervisor has gone."""
+        try:
+            data = self.sock.recv(MESSAGE_MAX)
+        except OSError:
+            return None
+        return json.loads(data) if data else None
+
+    def close(self, timeout: float = 30.0) -> None:
+        with contextlib.suppress(OSError):
+            self.send({"op": "shutdown"})
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class _Attempt:
+    launch: Launch
+    logs: dict[str, CappedLog]
+    reads: dict[str, int]  # stream -> read end of its pipe, while open
+    splitters: dict[str, LineSplitter] = field(
+        default_factory=lambda: {"stdout": LineSplitter(), "stderr": LineSplitter()}
+    )
+    totals: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
+    ended: Exited | None = None  # known from the supervisor; emitted once the output is read
+    ended_at: float = 0.0
+
+
+def _key(key) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+class AttemptIO:
+    """Runs attempts under one supervisor and turns their output into events, in order:
+    :class:`Started`, :class:`Output` (batches of lines, also written to the attempt's logs),
+    then exactly one :class:`Exited` once the supervisor reported the exit and the output is
+    all read.
+
+    :meth:`start_supervisor` and :meth:`step` must be called by one thread, which outlives the
+    supervisor (the supervisor is told of that thread's end); :meth:`add`, :meth:`stop` and
+    :meth:`kill_all` may be called from any thread once the supervisor runs: an attempt is
+    started by the thread that adds it, with no hand-over.
+    """
+
+    def __init__(self, emit: Callable[[Event], None]):
+        self.emit = emit
+        self.host = socket.gethostname()
+        self.supervisor: SupervisorProcess | None = None
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._lock = threading.Lock()
+        self._attempts: dict[str, _Attempt] = {}
+        self._stops: set[str] = set()  # asked for before the start was sent
+
+    # ---- any thread
+
+    def add(self, launch: Launch) -> None:
+        self._start(launch)
+
+    def stop(self, key) -> None:
+        self._request("stop", _key(key))
+
+    def kill_all(self) -> None:
+        with self._lock:
+            keys = list(self._attempts)
+        for k in keys:
+            self._request("kill", k)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            keys = list(self._attempts)
+        for k in keys:
+            self._request("stop", k)
+        self._wake()
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._attempts
+
+    def _request(self, op: str, k: str) -> None:
+        with self._lock:
+            sent = k in self._attempts
+            if not sent:
+                self._stops.add(k)
+        if sent and self.supervisor is not None:
+            with contextlib.suppress(OSError):
+                self.supervisor.send({"op": op, "key": k})
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"x")
+
+    # ---- the owning thread
+
+    def step(self, timeout: float) -> None:
+        """Read what is ready (waiting up to ``timeout``), and emit."""
+        for sk, _ in self._sel.select(timeout):
+            what = sk.data
+            if what == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._wake_r, 4096):
+                        pass
+            elif what == "control":
+                self._control()
+            else:
+                self._read(*what)
+        self._finish_ready()
+
+    def close(self) -> None:
+        if self.supervisor is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(self.supervisor.sock)
+            self.supervisor.close()
+        self._sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def start_supervisor(self) -> None:
+        """Start the supervisor (from the thread that will call :meth:`step`)."""
+        self.supervisor = SupervisorProcess()
+        self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
+
+    def _start(self, launch: Launch) -> None:
+        key, k = launch.key, _key(launch.key)
+        log_dir = Path(launch.log_dir)
+        try:
+            make_dirs(log_dir, inside=log_dir.parents[2] if len(log_dir.parents) > 2 else None)
+            logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
+        except OSError as exc:
+            error = f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}"
+            self.emit(Exited(key, None, error, time.time()))
+            return
+        pipes = {stream: os.pipe2(os.O_CLOEXEC) for stream in ("stdout", "stderr")}
+        attempt = _Attempt(launch, logs, {stream: r for stream, (r, _w) in pipes.items()})
+        for stream, fd in attempt.reads.items():
+            self._sel.register(fd, selectors.EVENT_READ, (k, stream))
+        with self._lock:
+            self._attempts[k] = attempt
+            stopped = k in self._stops
+            self._stops.discard(k)
+        message = {
+            "op": "start",
+            "key": k,
+            "argv": list(launch.argv),
+            "env": launch.env,  # laid over the supervisor's environment, which is hpt's
+            "cwd": launch.cwd,
+            "grace": launch.grace,
+        }
+        try:
+            supervisor = self.supervisor
+            if supervisor is None:
+                raise OSError(errno.ESRCH, "the trial supervisor is not running")
+            supervisor.send(message, (pipes["stdout"][1], pipes["stderr"][1]))
+            if stopped:
+                supervisor.send({"op": "stop", "key": k})
+        except OSError as exc:
+            attempt.ended = Exited(key, None, f"cannot start the trial: {exc.strerror or exc}", time.time())
+            attempt.ended_at = time.monotonic()
+        finally:
+            for _r, w in pipes.values():
+                os.close(w)
+
+    def _control(self) -> None:
+        message = self.supervisor.receive()
+        if message is None:  # the supervisor died: its trials died with it
+            self._sel.unregister(self.supervisor.sock)
+            with self._lock:
+                attempts = list(self._attempts.values())
+            for a in attempts:
+                if a.ended is None:
+                    a.ended = Exited(a.launch.key, None, "the trial supervisor died", time.time())
+                    a.ended_at = time.monotonic()
+            return
+        with self._lock:
+            a = self._attempts.get(message.get("key"))
+        if a is None:
+            return
+        ev, key = message["ev"], a.launch.key
+        if ev == "started":
+            self.emit(Started(key, message["pid"], message["pid"], self.host))
+        elif ev == "exit":
+            a.ended = Exited(key, message["code"], None, message["time"], message["signalled"])
+            a.ended_at = time.monotonic()
+        elif ev == "error":
+            a.ended = Exited(key, None, message["message"], time.time())
+            a.ended_at = time.monotonic()
+
+    def _read(self, k: str, stream: str) -> None:
+        with self._lock:
+            a = self._attempts.get(k)
+        fd = a.reads.get(stream) if a is not None else None
+        if fd is None:
+            return
+        data = os.read(fd, 65536)
+        if not data:
+            self._close_read(a, stream)
+            return
+        a.totals[stream] += len(data)
+        a.logs[stream].write(data)
+        lines = tuple(t for t in a.splitters[stream].feed(data) if t)
+        if lines:
+            self.emit(Output(a.launch.key, stream, lines, time.time()))
+
+    def _close_read(self, a: _Attempt, stream: str) -> None:
+        fd = a.reads.pop(stream)
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(fd)
+        os.close(fd)
+
+    def _finish_ready(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            done = [
+                (k, a)
+                for k, a in self._attempts.items()
+                # Its output is all read, or something that escaped still holds the pipes.
+                if a.ended is not None and (not a.reads or now - a.ended_at > _PIPE_GRACE)
+            ]
+        for k, a in done:
+            for stream in list(a.reads):
+                self._close_read(a, stream)
+            for stream, splitter in a.splitters.items():
+                lines = tuple(t for t in splitter.flush() if t)
+                if lines:
+                    self.emit(Output(a.launch.key, stream, lines, time.time()))
+            for stream, log in a.logs.items():
+                log.close(a.totals[stream])
+            with self._lock:
+                del self._attempts[k]
+            self.emit(a.ended)
 
 
 def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal) -> None:
-    """Run one attempt to its end. Always emits exactly one :class:`Exited`, last.
+    """Run one attempt to its end in this thread. Always emits exactly one :class:`Exited`, last.
 
     Setting ``stop`` stops the trial at once (SIGTERM to its group, SIGKILL after the grace
-    period); the caller closes it after this returns.
+    period); the caller closes it after this returns. (The local executor runs all its attempts
+    under one supervisor instead: :class:`~hpt.executors.local.LocalExecutor`.)
     """
-    key = launch.key
-    log_dir = Path(launch.log_dir)
-    try:
-        make_dirs(log_dir, inside=log_dir.parents[2] if len(log_dir.parents) > 2 else None)
-        logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
-    except OSError as exc:
-        emit(
-            Exited(
-                key, None, f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}", time.time()
-            )
-        )
-        return
-    try:
-        status_r, status_w = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-S",
-                    LAUNCHER,
-                    str(status_w),
-                    str(os.getpid()),
-                    str(launch.grace),
-                    "--",
-                    *launch.argv,
-                ],
-                cwd=launch.cwd,
-                env=trial_environment(launch.env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(status_w,),
-                start_new_session=True,
-            )
-        finally:
-            os.close(status_w)
-    except OSError as exc:
-        for log in logs.values():
-            log.close(0)
-        emit(Exited(key, None, f"cannot start the trial: {exc.strerror or exc}", time.time()))
-        return
-    exited = []
+    io = AttemptIO(emit)
+    io.start_supervisor()
+    io._sel.register(stop.fileno(), selectors.EVENT_READ, "wake")
+    exited: list[Exited] = []
 
     def tracked(event: Event) -> None:
         if isinstance(event, Exited):
             exited.append(event)
         emit(event)
 
+    io.emit = tracked
+    asked = False
     try:
-        _supervise(launch, proc, status_r, tracked, stop, logs)
+        io.add(launch)
+        while not exited:
+            if stop.is_set() and not asked:
+                asked = True
+                io.stop(launch.key)
+            io.step(0.1)
     except Exception as exc:  # a bug here must not leave the runner waiting forever
-        _signal_group(proc.pid, signal.SIGKILL)
         if not exited:
-            emit(Exited(key, None, f"internal error while watching the trial: {exc!r}", time.time()))
-
-
-def _supervise(launch, proc, status_r, emit, stop, logs) -> None:
-    key = launch.key
-    host = socket.gethostname()
-    totals = {"stdout": 0, "stderr": 0}
-    splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    sel.register(status_r, selectors.EVENT_READ, "status")
-    sel.register(stop, selectors.EVENT_READ, "wake")
-
-    status_buf = b""
-    child_pgid = None
-    exit_code: int | None = None
-    signalled: bool | None = None
-    error: str | None = None
-    term_at = None
-    launcher_gone_at = None
-    try:
-        while any(sk.data != "wake" for sk in sel.get_map().values()):
-            for sk, _ in sel.select(timeout=0.1):
-                if sk.data == "wake":  # the stop request, handled below
-                    sel.unregister(sk.fileobj)
-                    continue
-                fd = sk.fd if sk.data == "status" else sk.fileobj.fileno()
-                data = os.read(fd, 65536)
-                if not data:
-                    sel.unregister(sk.fileobj)
-                    continue
-                if sk.data == "status":
-                    status_buf += data
-                    while b"\n" in status_buf:
-                        msg, status_buf = status_buf.split(b"\n", 1)
-                        word, _, rest = msg.decode(errors="replace").partition(" ")
-                        if word == "started":
-                            child_pgid = int(rest)
-                            emit(Started(key, proc.pid, child_pgid, host))
-                        elif word == "exit":
-                            code, _, flag = rest.partition(" ")
-                            exit_code, signalled = int(code), flag == "1"
-                        elif word in ("notfound", "error"):
-                            error = rest
-                    continue
-                stream = sk.data
-                totals[stream] += len(data)
-                logs[stream].write(data)
-                lines = tuple(t for t in splitters[stream].feed(data) if t)
-                if lines:
-                    emit(Output(key, stream, lines, time.time()))
-            now = time.monotonic()
-            if stop.is_set() and term_at is None:
-                term_at = now
-                _signal(proc.pid, signal.SIGTERM)
-            if term_at is not None and now - term_at > launch.grace + 2.0:
-                # The launcher did not finish the job: kill both groups outright.
-                if child_pgid:
-                    _signal_group(child_pgid, signal.SIGKILL)
-                _signal_group(proc.pid, signal.SIGKILL)
-            if launcher_gone_at is None and proc.poll() is not None:
-                launcher_gone_at = now
-            elif launcher_gone_at is not None and now - launcher_gone_at > 2.0:
-                # Something escaped the process group and holds our pipes open: stop reading.
-                if child_pgid:
-                    _signal_group(child_pgid, signal.SIGKILL)
-                break
+            emit(Exited(launch.key, None, f"internal error while watching the trial: {exc!r}", time.time()))
     finally:
-        for stream, splitter in splitters.items():
-            lines = tuple(t for t in splitter.flush() if t)
-            if lines:
-                emit(Output(key, stream, lines, time.time()))
-        for stream, log in logs.items():
-            log.close(totals[stream])
-        sel.close()
-        for f in (proc.stdout, proc.stderr):
-            f.close()
-        os.close(status_r)
-        rc = proc.wait()
-        if exit_code is None and error is None:
-            exit_code = rc if rc < 0 else -signal.SIGKILL
-            signalled = term_at is not None
-    emit(Exited(key, exit_code, error, time.time(), signalled))
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+        io.close()

@@ -1,0 +1,94 @@
+"""What running a trial costs hpt, next to `xargs -P` and GNU `parallel` running the same commands.
+
+200 trials of a 50 ms command (`sh -c 'sleep 0.05; echo "loss=$1"'`), 8 at a time. hpt runs
+them as a random-search job through its command line (`hpt run SPEC -q`, a fresh job each
+time: its start-up, the store, every trial's logs and metrics included); `xargs -P8` and
+`parallel -j8` run the same command lines with nothing around them. Each is timed end to end
+(wall clock) `--repeat` times, interleaved, and the table gives the median, the range, and the
+ratio of hpt's median to xargs's. A one-trial hpt job gives hpt's fixed cost (start-up).
+
+    python benchmarks/runner_overhead.py --repeat 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMAND = 'sleep {sleep}; echo "loss=$1"'
+
+
+def spec(path: Path, trials: int, parallel: int, sleep: float) -> Path:
+    path.write_text(
+        f"""name: overhead
+command: [sh, -c, '{COMMAND.format(sleep=sleep)}', trial, "{{x}}"]
+objective: {{metric: loss, type: minimize}}
+metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
+strategy: random
+parameters: {{x: {{type: continuous, min: 0, max: 1}}}}
+limits: {{max_jobs: {trials}, max_parallel_jobs: {parallel}}}
+random_seed: 1
+"""
+    )
+    return path
+
+
+def timed(argv: list[str], stdin: str | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, input=stdin, text=True, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def run_hpt(tmp: Path, spec_path: Path) -> float:
+    runs = tmp / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    return timed([sys.executable, "-m", "hpt", "run", str(spec_path), "--runs-dir", str(runs), "-q"])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=200)
+    p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--sleep", type=float, default=0.05)
+    p.add_argument("--repeat", type=int, default=7)
+    a = p.parse_args()
+    inputs = "".join(f"{i / a.trials}\n" for i in range(a.trials))
+    cmd = COMMAND.format(sleep=a.sleep)
+    methods = {
+        "xargs -P": lambda tmp: timed(["xargs", f"-P{a.parallel}", "-n1", "sh", "-c", cmd, "trial"], inputs),
+        "hpt run": lambda tmp: run_hpt(tmp, tmp / "spec.yaml"),
+        "hpt run, 1 trial": lambda tmp: run_hpt(tmp, tmp / "one.yaml"),
+    }
+    if shutil.which("parallel"):
+        methods["GNU parallel"] = lambda tmp: timed(
+            ["parallel", "-q", f"-j{a.parallel}", "sh", "-c", cmd, "trial", ":::", *inputs.split()]
+        )
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec(tmp / "spec.yaml", a.trials, a.parallel, a.sleep)
+        spec(tmp / "one.yaml", 1, 1, a.sleep)
+        for _ in range(a.repeat):
+            for name, method in methods.items():
+                times[name].append(method(tmp))
+    ideal = a.trials * a.sleep / a.parallel
+    base = statistics.median(times["xargs -P"])
+    print(
+        f"{a.trials} trials of {a.sleep * 1000:g} ms, {a.parallel} at a time (no overhead at all: "
+        f"{ideal:.2f} s); wall seconds over {a.repeat} runs\n"
+    )
+    print("| runner | median | min | max | / xargs |")
+    print("|---|---|---|---|---|")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"| {name} | {med:.2f} | {min(values):.2f} | {max(values):.2f} | {med / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""Trial supervisor, run as ``python -I -S _supervisor.py CONTROL_FD PARENT_PID``.
+
+One small process starts and watches every trial of a run, so that no trial process outlives
+its trial, nor hpt:
+
+* it asks the kernel for SIGTERM when the hpt thread that started it ends
+  (``PR_SET_PDEATHSIG``), and checks that hpt did not die before that;
+* it is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a descendant that double-forks or calls
+  ``setsid`` to leave its trial's process group is re-parented here, not to init;
+* it starts each trial command (an argv list, never a shell) in a new session, with
+  ``PR_SET_PDEATHSIG`` SIGKILL so the command dies if this process is killed outright;
+* a stop sends SIGTERM to the trial's process group and to its other descendants (found by the
+  ``HPT_TRIAL_ID``/``HPT_ATTEMPT`` every trial's environment carries), then SIGKILL after the
+  trial's grace period;
+* when a command exits, what it left behind, in its group or out of it, is killed and reaped;
+* on SIGTERM, SIGINT or SIGHUP, or when hpt closes the control socket, it stops every trial
+  that way and exits.
+
+Out of its reach: processes a trial has started through something else (a service manager,
+``ssh``, a container runtime), which are not its descendants.
+
+The control socket is a ``SOCK_SEQPACKET`` Unix socket: one JSON message per packet.
+hpt sends ``start`` (with the trial's stdout and stderr as passed file descriptors), ``stop``,
+``kill`` and ``shutdown``; this process answers ``started``, ``exit`` (the code, negative for a
+signal, and whether a stop reached the command while it ran) or ``error``. Standard library
+only, and started once per run: a trial costs one fork and exec, as with ``xargs``.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+MESSAGE_MAX = 1 << 20
+LEFTOVER_SWEEP = 5.0  # seconds after a trial ends during which its leftovers are looked for
+
+
+try:
+    # Looked up once: a forked child calls it before exec, where every millisecond is spent
+    # while this single-threaded supervisor waits.
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: process groups still apply
+    _PRCTL = None
+
+
+def _prctl(option: int, value: int) -> bool:
+    return _PRCTL is not None and _PRCTL(option, int(value), 0, 0, 0) == 0
+
+
+def _child_setup() -> None:
+    # The command dies if this supervisor is killed outright.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _stat(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :]  # "state ppid ..."; comm may hold spaces and ")"
+
+
+def _alive(pid: int) -> bool:
+    """Running: not gone, not a zombie (without /proc, assume it runs)."""
+    fields = _stat(pid)
+    if fields is None:
+        return not os.path.isdir("/proc/self")
+    return fields[:1] != b"Z"
+
+
+def _children() -> list[int]:
+    """This process's direct children (where orphans land), from /proc."""
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    out = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and len(fields.split()) > 1 and int(fields.split()[1]) == me:
+                out.append(int(entry))
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def _environ(pid: int) -> set[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return set(f.read().split(b"\0"))
+    except OSError:
+        return set()
+
+
+_HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+
+
+def _spawn(argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> tuple[int, int]:
+    """Fork and exec ``argv`` in a new session with ``fds`` as its stdout and stderr, without
+    waiting for the exec (this process starts every trial of a run; one slow exec must not
+    hold up the others). Returns the pid, and a pipe that carries ``errno`` if exec fails."""
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    # No handler of this process may run in the child before it execs.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+    try:
+        pid = os.fork()
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(err_r)
+        os.close(err_w)
+        raise
+    if pid == 0:  # the child: nothing here may return or raise
+        try:
+            for sig in (*_HANDLED, signal.SIGPIPE, getattr(signal, "SIGXFSZ", signal.SIGPIPE)):
+                signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; a command does not
+            signal.set_wakeup_fd(-1)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            os.setsid()
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies if the supervisor is killed outright
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            os.chdir(cwd)
+            os.closerange(3, err_w)
+            os.closerange(err_w + 1, 1 << 16)
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.write(err_w, str(exc.errno or 0).encode())
+        finally:
+            os._exit(127)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    os.close(err_w)
+    return pid, err_r
+
+
+class Trial:
+    """One attempt being supervised."""
+
+    def __init__(self, key, pid: int, errors: int, grace: float, marker: frozenset):
+        self.key, self.pid, self.errors, self.grace, self.marker = key, pid, errors, grace, marker
+        self.term_at: float | None = None
+        self.signalled = False
+
+    def processes(self) -> list[int]:
+        """Its other processes: those that left its group, found by its environment."""
+        if not self.marker:
+            return []
+        return [p for p in _everything() if p != self.pid and self.marker <= _environ(p)]
+
+
+def _everything() -> list[int]:
+    return _descendants(os.getpid())
+
+
+class Supervisor:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.trials: dict[int, Trial] = {}  # by pid
+        self.by_key: dict[str, Trial] = {}
+        self.ended: list[tuple[frozenset, float]] = []  # markers of ended trials, until when
+        self.shutdown_at: float | None = None
+        self.grace = 0.0
+
+    # ---- messages
+
+    def send(self, **message) -> None:
+        with contextlib.suppress(OSError):  # hpt is gone: nothing to tell
+            self.sock.send(json.dumps(message).encode())
+
+    def handle(self, message: dict, fds: list[int]) -> None:
+        op = message.get("op")
+        try:
+            if op == "start":
+                self.start(message, fds)
+            elif op == "stop":
+                self.stop(message["key"])
+            elif op == "kill":
+                self.kill(message["key"])
+            elif op == "shutdown":
+                self.begin_shutdown()
+        finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def start(self, m: dict, fds: list[int]) -> None:
+        key, argv, cwd = m["key"], m["argv"], m["cwd"]
+        if self.shutdown_at is not None:
+            self.send(ev="error", key=key, message="hpt is stopping", notfound=False)
+            return
+        if not os.path.isdir(cwd):
+            self.send(ev="error", key=key, message=f"working directory {cwd} does not exist", notfound=False)
+            return
+        # hpt's environment (this process's), with what hpt adds for the trial laid over it;
+        # Python trials stream their lines unless told otherwise.
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(m["env"])
+        try:
+            pid, errors = _spawn(argv, env, cwd, fds)
+        except OSError as exc:
+            self.send(
+                ev="error", key=key, message=f"cannot start {argv[0]}: {exc.strerror or exc}", notfound=False
+            )
+            return
+        marker = frozenset(
+            f"{k}={env[k]}".encode() for k in ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT") if k in env
+        )
+        trial = Trial(
+            key, pid, errors, float(m.get("grace", 5.0)), marker if len(marker) == 3 else frozenset()
+        )
+        trial.argv0 = argv[0]
+        self.trials[pid] = trial
+        self.by_key[key] = trial
+        self.send(ev="started", key=key, pid=pid)
+
+    def stop(self, key: str) -> None:
+        trial = self.by_key.get(key)
+        if trial is None or trial.term_at is not None:
+            return
+        trial.term_at = time.monotonic()
+        trial.signalled = _alive(trial.pid)
+        _killpg(trial.pid, signal.SIGTERM)
+        for pid in trial.processes():
+            _kill(pid, signal.SIGTERM)
+
+    def kill(self, key: str) -> None:
+        trial = self.by_key.get(key)
+        if trial is None:
+            return
+        if trial.term_at is None:
+            trial.term_at = time.monotonic()
+            trial.signalled = _alive(trial.pid)
+        _killpg(trial.pid, signal.SIGKILL)
+        for pid in trial.processes():
+            _kill(pid, signal.SIGKILL)
+
+    def begin_shutdown(self) -> None:
+        if self.shutdown_at is None:
+            self.shutdown_at = time.monotonic()
+            self.grace = max((t.grace for t in self.trials.values()), default=0.0)
+            for trial in list(self.trials.values()):
+                self.stop(trial.key)
+
+    # ---- processes
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            trial = self.trials.pop(pid, None)
+            if trial is None:
+                continue  # an orphan re-parented here, now gone
+            self.by_key.pop(trial.key, None)
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            try:
+                failed = os.read(trial.errors, 64)
+            except OSError:
+                failed = b""
+            os.close(trial.errors)
+            # Whatever the command left running goes with it: its group now, and what left the
+            # group as it is re-parented here (the sweep, by the trial's environment).
+            _killpg(pid, signal.SIGKILL)
+            if trial.marker:
+                self.ended.append((trial.marker, time.monotonic() + LEFTOVER_SWEEP))
+                self.sweep()
+            if failed:  # exec failed: the command never ran
+                errno_ = int(failed or 0)
+                what = os.strerror(errno_) if errno_ else "unknown error"
+                argv0 = trial.argv0
+                if errno_ == 2:
+                    self.send(ev="error", key=trial.key, message=f"command not found: {argv0}", notfound=True)
+                elif errno_ == 13:
+                    message = f"permission denied: {argv0} is not executable"
+                    self.send(ev="error", key=trial.key, message=message, notfound=False)
+                else:
+                    self.send(
+                        ev="error", key=trial.key, message=f"cannot start {argv0}: {what}", notfound=False
+                    )
+                continue
+            self.send(ev="exit", key=trial.key, code=code, signalled=trial.signalled, time=time.time())
+
+    def sweep(self) -> None:
+        """Leftovers of ended trials that showed up since (re-parented after their parent died)."""
+        now = time.monotonic()
+        self.ended = [(m, until) for m, until in self.ended if until > now]
+        if not self.ended:
+            return
+        running = set(self.trials)
+        for pid in _children():
+            if pid in running:
+                continue
+            env = _environ(pid)
+            if any(marker <= env for marker, _ in self.ended):
+                for p in [*_descendants(pid), pid]:
+                    _kill(p, signal.SIGKILL)
+
+    def deadlines(self) -> float:
+        """Kill what outlived its grace period; return seconds until the next deadline."""
+        now, nearest = time.monotonic(), 1.0
+        for trial in list(self.trials.values()):
+            if trial.term_at is not None:
+                left = trial.term_at + trial.grace - now
+                if left <= 0:
+                    _killpg(trial.pid, signal.SIGKILL)
+                    for pid in trial.processes():
+                        _kill(pid, signal.SIGKILL)
+                else:
+                    nearest = min(nearest, left)
+        if self.ended:
+            nearest = min(nearest, 0.05)
+        return nearest
+
+    def finished(self) -> bool:
+        if self.shutdown_at is None:
+            return False
+        if not self.trials:
+            return True
+        return time.monotonic() - self.shutdown_at > self.grace + 5.0  # give up on the stubborn
+
+
+def main() -> int:
+    control_fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    sock = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    supervisor = Supervisor(sock)
+
+    def on_signal(_signum, _frame):
+        supervisor.begin_shutdown()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select through the wakeup fd
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if os.getppid() != parent:  # hpt died before we could ask to be told
+        return 1
+    sock_open = True
+    while not supervisor.finished():
+        timeout = supervisor.deadlines()
+        watch = [wake_r] + ([sock] if sock_open else [])
+        try:
+            ready, _, _ = select.select(watch, [], [], timeout)
+        except InterruptedError:
+            ready = []
+        if wake_r in ready:
+            with contextlib.suppress(OSError):
+                while os.read(wake_r, 4096):
+                    pass
+        if sock_open and sock in ready:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_MAX, 2)
+            except OSError:
+                data, fds = b"", []
+            if not data:  # hpt closed its end: stop everything
+                sock_open = False
+                supervisor.begin_shutdown()
+            else:
+                supervisor.handle(json.loads(data), fds)
+        supervisor.reap()
+        supervisor.sweep()
+    for pid in _everything():
+        _kill(pid, signal.SIGKILL)
+    supervisor.reap()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
