@@ -1,4 +1,4 @@
-"""Running one attempt: line splitting, capped logs, the launcher, streaming."""
+"""Running one attempt: line splitting, capped logs, the supervisor, streaming."""
 
 import os
 import queue

@@ -1,7 +1,8 @@
 """Trials on a Dask distributed cluster, with the same protocol as the local executor.
 
 Each attempt is one Dask task that runs :func:`hpt.executors.proc.run_attempt` on a worker: the
-same launcher, process group, parent-death signal and line splitting as locally. Its events
+same supervisor (one per attempt there), process group, parent-death signal and line splitting
+as locally. Its events
 (batches of lines, start, exit) come back as they happen through the worker's ``log_event``
 on a topic of the attempt, which this executor subscribes to. Logs are written on the runner's
 machine from those events; the worker keeps its own copy under its local directory.
@@ -120,7 +121,7 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        # Runs in this task's thread, which lives until the trial ends: the launcher's
+        # Runs in this task's thread, which lives until the trial ends: the supervisor's
         # parent-death signal is tied to it.
         run_attempt(spec, emit, stop)
     finally:
