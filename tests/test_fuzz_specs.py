@@ -183,7 +183,7 @@ def validate_in_process(tmp_path, text: str, capsys) -> tuple[int, str]:
 
 
 FUZZ = settings(
-    max_examples=700,
+    max_examples=500,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -197,7 +197,7 @@ def test_mutated_specs(tmp_path, capsys, text):
     assert "Traceback" not in output and "internal error" not in output, output
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=raw_text)
 def test_random_text(tmp_path, capsys, text):
     code, output = validate_in_process(tmp_path, text, capsys)

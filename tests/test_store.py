@@ -114,7 +114,7 @@ def test_readonly_store_reads_while_the_writer_writes(tmp_path, store):
         reader.close()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=20))
 def test_float_round_trip(tmp_path_factory, values):
     s = Store.create(
