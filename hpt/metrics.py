@@ -148,8 +148,9 @@ def widen(pattern: re.Pattern) -> re.Pattern | None:
 class MetricParser:
     """Turns the lines of one trial attempt into metric points. Keeps occurrence counters.
 
-    ``guard``, when given, is a context manager entered around each regex's work on a line (the
-    runner's time limit on a match); whatever it raises goes to the caller.
+    ``guard``, when given, is a :class:`~hpt.timelimit.MatchTimer` (active): each line's matching
+    runs under its time limit, and it is told which metric's regex is at work; whatever it
+    raises goes to the caller.
     """
 
     def __init__(self, metrics: Iterable, guard=None):
@@ -169,12 +170,14 @@ class MetricParser:
     def feed(self, line: str) -> list[MetricPoint]:
         line = line[:MAX_LINE]
         points = []
-        for name, pattern, group, wide, wide_group in self._metrics:
-            if self._guard is None:
+        if self._guard is None:
+            for name, pattern, group, wide, wide_group in self._metrics:
                 points += self._match(line, name, pattern, group, wide, wide_group)
-            else:
-                with self._guard(name, line):
-                    points += self._match(line, name, pattern, group, wide, wide_group)
+            return points
+        with self._guard.timing(line):
+            for name, pattern, group, wide, wide_group in self._metrics:
+                self._guard.metric = name
+                points += self._match(line, name, pattern, group, wide, wide_group)
         return points
 
     def _match(self, line, name, pattern, group, wide, wide_group) -> list[tuple]:

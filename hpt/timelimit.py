@@ -2,7 +2,8 @@
 
 Python's ``re`` has no timeout and holds the interpreter while it matches, so another thread
 cannot interrupt it; but it checks for signals as it goes. :class:`MatchTimer` arms a one-shot
-``ITIMER_REAL`` before each match and turns the ``SIGALRM`` into :class:`RegexTimeout`. Signal
+``ITIMER_VIRTUAL`` (CPU time, so a paused or descheduled hpt is not taken for a slow regex)
+before each line's matching and turns the ``SIGVTALRM`` into :class:`RegexTimeout`. Signal
 handlers run in the main thread only, so the limit applies when hpt runs there (the command
 line always does); elsewhere there is none.
 """
@@ -13,7 +14,7 @@ import contextlib
 import signal
 import threading
 
-#: Seconds one regex may spend on one line (a sane metric regex takes microseconds).
+#: CPU seconds the regexes may spend on one line (a sane metric regex takes microseconds).
 MATCH_LIMIT = 0.2
 
 
@@ -30,48 +31,51 @@ class RegexTimeout(Exception):
 
 
 class MatchTimer:
-    """Use ``with MatchTimer() as timer:`` around a run, then pass ``timer.guard`` (or None when
-    no limit is possible) to :class:`~hpt.metrics.MetricParser`."""
+    """Use ``with MatchTimer() as timer:`` around a run, then pass ``timer.guard`` (None when
+    no limit is possible) to :class:`~hpt.metrics.MetricParser`, which sets :attr:`metric`
+    before each regex it runs."""
 
     def __init__(self, limit: float = MATCH_LIMIT):
         self.limit = limit
         self.active = False
+        self.metric = ""
         self._armed = False
-        self._current = ("", "")
+        self._line = ""
         self._old = None
 
     def __enter__(self) -> MatchTimer:
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            self._old = signal.signal(signal.SIGALRM, self._expired)
+            self._old = signal.signal(signal.SIGVTALRM, self._expired)
             self.active = True
         return self
 
     def __exit__(self, *exc) -> None:
         if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._old)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, self._old)
             self.active = False
 
     def _expired(self, _signum, _frame):
-        # A signal that lands after the match ended (delivered late) is ignored.
+        # A signal that lands after the matching ended (delivered late) is ignored.
         if self._armed:
             self._armed = False
-            raise RegexTimeout(*self._current, self.limit)
+            raise RegexTimeout(self.metric, self._line, self.limit)
 
     @property
-    def guard(self):
-        return self._guard if self.active else None
+    def guard(self) -> MatchTimer | None:
+        return self if self.active else None
 
     @contextlib.contextmanager
-    def _guard(self, metric: str, line: str):
-        self._current = (metric, line)
+    def timing(self, line: str):
+        """The time limit over the matching of one line."""
+        self._line = line
         self._armed = True
-        signal.setitimer(signal.ITIMER_REAL, self.limit)
+        signal.setitimer(signal.ITIMER_VIRTUAL, self.limit)
         try:
             yield
         finally:
             self._armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
 
 __all__ = ["MATCH_LIMIT", "MatchTimer", "RegexTimeout"]
