@@ -250,6 +250,46 @@ def test_stop_reaches_the_trial_on_the_worker(cluster, tmp_path):
         ex.close()
 
 
+def test_a_worker_slot_is_free_as_soon_as_its_trial_exits(cluster, tmp_path):
+    """Ten attempts queued on one single-threaded worker: each task must return, and so free the
+    worker's slot for the next, right after its trial exits, not after a wait of its own (such
+    as a stop watcher finishing a poll of a few hundred milliseconds). Both ends are read on the
+    worker's clock: the trial's exit time (its Exited event) and the end of the task (Dask's
+    task stream). The bound is far above the few milliseconds the task needs and far below
+    a poll's wait."""
+    from distributed import get_task_stream
+
+    c = cluster(({},))
+    events: queue.Queue = queue.Queue()
+    ex = DaskExecutor(events, c.address)
+    n = 10
+    try:
+        with get_task_stream(client=ex.client) as stream:
+            for i in range(n):
+                argv = (sys.executable, "-c", "print('loss=1')")
+                ex.start(Launch(i + 1, 1, argv, {}, str(tmp_path), str(tmp_path / f"logs-{i}")))
+            exits = {}
+            for _ in range(100 * n):  # a few events per attempt
+                e = events.get(timeout=60)
+                if isinstance(e, Exited):
+                    assert e.exit_code == 0, e
+                    exits[e.key] = e.time
+                    if len(exits) == n:
+                        break
+            wait_for(
+                lambda: len(ex.client.get_task_stream()) >= n, timeout=30, what="every task to be recorded"
+            )
+        ends = {}
+        for task in stream.data:
+            trial, attempt = (int(x) for x in task["key"].rsplit("-", 2)[1:])
+            ends[(trial, attempt)] = next(s["stop"] for s in task["startstops"] if s["action"] == "compute")
+        held = sorted(ends[k] - exits[k] for k in exits)
+        assert len(held) == n
+        assert held[n // 2] < 0.05, f"seconds each worker slot stayed held after its trial exited: {held}"
+    finally:
+        ex.close()
+
+
 def test_resources_map_to_worker_resources(cluster, runs, write_spec):
     c = cluster(({"resources": "GPU=1"}, {}))
     executor = f'executor: {{type: dask, address: "{c.address}", resources: {{GPU: 1}}}}'

@@ -4,12 +4,13 @@ Each attempt is one Dask task that runs :func:`hpt.executors.proc.run_attempt` o
 same supervisor (one per attempt there), process group, parent-death signal and line splitting
 as locally. Its events
 (batches of lines, start, exit) come back as they happen through the worker's ``log_event``
-on a topic of the attempt, which this executor subscribes to. Logs are written on the runner's
+on the executor's topic, each tagged with its attempt. Logs are written on the runner's
 machine from those events; the worker keeps its own copy under its local directory.
 
 Stopping: ``Client.cancel`` does not stop a running task, so each attempt has a
-``distributed.Event``; setting it makes the worker stop the trial (SIGTERM to its process group,
-SIGKILL after the grace period) within a second.
+``distributed.Event``, which a thread on the worker waits for; setting it makes the worker stop
+the trial at once (SIGTERM to its process group, SIGKILL after the grace period). The task
+returns as soon as its trial has exited, without waiting for that thread.
 
 A worker that dies: the trial's processes die with it (parent-death signal), the attempt ends
 with ``worker lost`` and hpt retries it under ``limits.max_retries``. Dask would otherwise
@@ -39,6 +40,9 @@ INSTALL = "pip install 'hpt[dask]'"
 #: keeps everything, capped like a local log).
 STREAM_LIMIT = 64 * 1024 * 1024
 _EXIT_GRACE = 5.0  # after a task ends, how long its last events may still be in flight
+#: How long one wait of a worker's stop watcher lasts on the scheduler. A set event ends the
+#: wait at once, so this bounds only how long a watcher outlives its trial, not the stop.
+_STOP_POLL = 0.3
 
 
 def _import_distributed():
@@ -95,7 +99,7 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
             sent[0] += size
         if isinstance(event, Started):
             event = dataclasses.replace(event, host=f"{socket.gethostname()} {worker.address}")
-        worker.log_event(topic, _encode(event))
+        worker.log_event(topic, {"key": list(spec.key), **_encode(event)})
 
     if not os.path.isdir(spec.cwd):
         emit(
@@ -114,19 +118,20 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
     def watch() -> None:
         while not finished.is_set():
             with contextlib.suppress(Exception):
-                if remote.wait(timeout=0.3):
+                if remote.wait(timeout=_STOP_POLL) and not finished.is_set():
                     stop.set()
                     return
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    # The watcher is never joined: the task returns, and frees its worker slot, as soon as the
+    # trial has exited. The thread ends by itself after its current wait (a stop that lands
+    # meanwhile finds the signal closed, which ignores it).
+    threading.Thread(target=watch, name=f"hpt-stop-{spec.trial_id}-{spec.attempt}", daemon=True).start()
     try:
         # Runs in this task's thread, which lives until the trial ends: the supervisor's
         # parent-death signal is tied to it.
         run_attempt(spec, emit, stop)
     finally:
         finished.set()
-        watcher.join(timeout=1.0)  # it may still set the signal: close it after
         stop.close()
     return "done"
 
@@ -138,7 +143,6 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
 class _Attempt:
     key: Key
     launch: Launch
-    topic: str
     stop_name: str
     future: object = None
     worker: str | None = None
@@ -162,6 +166,9 @@ class DaskExecutor:
         self._resources = dict(resources or {}) or None
         self._patterns = list(patterns)
         self._run = uuid.uuid4().hex[:10]
+        # One topic for every attempt of this executor: the scheduler keeps a bounded log per
+        # topic and never forgets a topic, so a topic per attempt would grow without end.
+        self._topic = f"hpt-{self._run}"
         _check_reachable(address)
         try:
             self.client = distributed.Client(address, timeout="10s", set_as_default=False)
@@ -177,23 +184,21 @@ class DaskExecutor:
         self._forwarder.start()
         self._monitor = threading.Thread(target=self._watch_workers, name="hpt-dask-monitor", daemon=True)
         self._monitor.start()
+        self.client.subscribe_topic(self._topic, self._received)
 
     # ---- protocol
 
     def start(self, launch: Launch) -> None:
         t, a = launch.key
         base = f"hpt-{self._run}-{t}-{a}"
-        att = _Attempt(launch.key, launch, topic=base, stop_name=base + "-stop")
+        att = _Attempt(launch.key, launch, stop_name=base + "-stop")
         with self._lock:
             self._attempts[launch.key] = att
-        self.client.subscribe_topic(
-            att.topic, lambda event, key=launch.key: self._handoff.put((key, event[1]))
-        )
         payload = dataclasses.asdict(launch)
         future = self.client.submit(
             run_on_worker,
             payload,
-            att.topic,
+            self._topic,
             att.stop_name,
             base + "-claim",
             self._patterns,
@@ -235,9 +240,17 @@ class DaskExecutor:
         self._handoff.put(None)
         self._forwarder.join(timeout=5)
         with contextlib.suppress(Exception):
+            self.client.unsubscribe_topic(self._topic)
+        with contextlib.suppress(Exception):
             self.client.close(timeout=10)
 
     # ---- event handling (forwarder thread)
+
+    def _received(self, event) -> None:
+        """A message from a worker, on the client's event loop: hand it over, never block."""
+        msg = event[1]
+        with contextlib.suppress(Exception):
+            self._handoff.put((tuple(msg["key"]), msg))
 
     def _forward(self) -> None:
         while True:
@@ -290,11 +303,6 @@ class DaskExecutor:
             if log is not None:
                 log.close(att.sizes[stream])
         self._events.put(exited)
-        with contextlib.suppress(Exception):
-            self.client.unsubscribe_topic(att.topic)
-        with contextlib.suppress(Exception):
-            # The scheduler keeps an event log per topic: drop this attempt's.
-            self.client.run_on_scheduler(_drop_topic, att.topic, wait=False)
 
     def _log(self, att: _Attempt, stream: str, lines: list[str]) -> None:
         if stream not in att.logs:
@@ -357,7 +365,3 @@ def _check_reachable(address: str) -> None:
 
 def _worker_addresses(dask_scheduler=None) -> list[str]:
     return list(dask_scheduler.workers)
-
-
-def _drop_topic(topic: str, dask_scheduler=None) -> None:
-    dask_scheduler.events.pop(topic, None)
