@@ -234,11 +234,15 @@ class SupervisorProcess:
             return None
         return json.loads(data) if data else None
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Ask the supervisor to stop what still runs and exit; wait for it up to ``timeout``
+        seconds (None: do not wait: it exits by itself once its trials have)."""
         with contextlib.suppress(OSError):
             self.send({"op": "shutdown"})
         with contextlib.suppress(OSError):
             self.sock.close()
+        if timeout is None:
+            return
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -343,11 +347,12 @@ class AttemptIO:
                 self._read(*what)
         self._finish_ready()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the supervisor (``wait``: until it has exited)."""
         if self.supervisor is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._sel.unregister(self.supervisor.sock)
-            self.supervisor.close()
+            self.supervisor.close(30.0 if wait else None)
         self._sel.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
@@ -498,4 +503,6 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
         if not exited:
             emit(Exited(launch.key, None, f"internal error while watching the trial: {exc!r}", time.time()))
     finally:
-        io.close()
+        # Its trial has ended: the supervisor exits by itself, and the caller (a Dask task,
+        # holding a worker's slot) need not wait for that.
+        io.close(wait=not exited)
