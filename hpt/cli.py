@@ -564,15 +564,7 @@ def export(
 
         with api.open_job(job, _runs_dir(runs_dir), readonly=True) as (store, spec):
             request, warnings = spec_to_request(spec, store.job().spec_text)
-        text = json.dumps(request, indent=2) + "\n"
-        err = _err()
-        for w in warnings:
-            err.print(f"warning: {w}", markup=False)
-        if out is None:
-            print(text, end="")
-        else:
-            _write_new(out, text, force)
-            err.print(f"wrote {out}", markup=False)
+        _deliver(json.dumps(request, indent=2) + "\n", out, force, warnings)
         return
     api.export(
         job,
@@ -698,6 +690,19 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 
 
+def _deliver(text: str, out: Path | None, force: bool, warnings) -> Console:
+    """Warnings on standard error, then ``text`` on standard output or into ``out``."""
+    err = _err()
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    if out is None:
+        print(text, end="")
+    else:
+        _write_new(out, text, force)
+        err.print(f"wrote {out}", markup=False)
+    return err
+
+
 def _write_new(path: Path, text: str, force: bool) -> None:
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
@@ -772,14 +777,7 @@ def import_sagemaker(
         name=name,
         source=request.name,
     )
-    err = _err()
-    for w in warnings:
-        err.print(f"warning: {w}", markup=False)
-    if out is None:
-        print(text, end="")
-    else:
-        _write_new(out, text, force)
-        err.print(f"wrote {out}", markup=False)
+    err = _deliver(text, out, force, warnings)
     # The spec must validate as it is; say so now rather than at `hpt run`.
     source = str(out) if out is not None else "<imported spec>"
     _print_problems(err, source, parse_spec(text, source=source, base_dir=target or cwd).warnings)
