@@ -1,10 +1,11 @@
 """The runner: the loop of one job. One thread owns the store and the strategies.
 
-Each turn: end the job if a stop was asked for or :class:`~hpt.completion.Criteria` says so;
-stop attempts over ``max_job_runtime``; fill free slots (a trial to run again, or
-``Sampler.ask`` -> ``Store.create_trial`` -> :func:`~hpt.launch.prepare` -> ``Executor.start``);
-then handle executor events: lines become metric points (told to the ``Stopper``), an exit
-becomes the trial's new state through :func:`~hpt.outcome.decide`. Executor threads only put
+Each turn: handle the events already received; end the job if a stop was asked for or
+:class:`~hpt.completion.Criteria` says so; stop attempts over ``max_job_runtime``; fill free
+slots (a trial to run again, or ``Sampler.ask`` -> :func:`~hpt.launch.prepare` ->
+``Store.start_attempt`` (which creates the trial) -> ``Executor.start``); then wait for
+events: lines become metric points (told to the ``Stopper``), an exit becomes the trial's new
+state through :func:`~hpt.outcome.decide`. Executor threads only put
 events on the queue. Time comes from a :class:`~hpt.executors.base.Clock`, so the same loop runs
 real processes and the simulator.
 """

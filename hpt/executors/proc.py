@@ -290,7 +290,6 @@ class AttemptIO:
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
-        self._stops: set[str] = set()  # asked for before the start was sent
 
     # ---- any thread
 
@@ -320,10 +319,8 @@ class AttemptIO:
 
     def _request(self, op: str, k: str) -> None:
         with self._lock:
-            sent = k in self._attempts
-            if not sent:
-                self._stops.add(k)
-        if sent and self.supervisor is not None:
+            running = k in self._attempts  # else it has ended already: nothing to stop
+        if running and self.supervisor is not None:
             with contextlib.suppress(OSError):
                 self.supervisor.send({"op": op, "key": k})
 
@@ -364,14 +361,16 @@ class AttemptIO:
         self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
 
     def _start(self, launch: Launch) -> None:
-        key, k = launch.key, _key(launch.key)
+        # Runs in the caller's thread (the runner's): it never emits itself, since the runner's
+        # queue may be full; what it learns goes through the owning thread.
+        k = _key(launch.key)
         log_dir = Path(launch.log_dir)
         try:
             make_dirs(log_dir, inside=log_dir.parents[2] if len(log_dir.parents) > 2 else None)
             logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
         except OSError as exc:
             error = f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}"
-            self.emit(Exited(key, None, error, time.time()))
+            self._fail(k, _Attempt(launch, {}, {}), error)
             return
         pipes = {stream: os.pipe2(os.O_CLOEXEC) for stream in ("stdout", "stderr")}
         attempt = _Attempt(launch, logs, {stream: r for stream, (r, _w) in pipes.items()})
@@ -379,8 +378,6 @@ class AttemptIO:
             self._sel.register(fd, selectors.EVENT_READ, (k, stream))
         with self._lock:
             self._attempts[k] = attempt
-            stopped = k in self._stops
-            self._stops.discard(k)
         message = {
             "op": "start",
             "key": k,
@@ -390,18 +387,22 @@ class AttemptIO:
             "grace": launch.grace,
         }
         try:
-            supervisor = self.supervisor
-            if supervisor is None:
+            if self.supervisor is None:
                 raise OSError(errno.ESRCH, "the trial supervisor is not running")
-            supervisor.send(message, (pipes["stdout"][1], pipes["stderr"][1]))
-            if stopped:
-                supervisor.send({"op": "stop", "key": k})
+            self.supervisor.send(message, (pipes["stdout"][1], pipes["stderr"][1]))
         except OSError as exc:
-            attempt.ended = Exited(key, None, f"cannot start the trial: {exc.strerror or exc}", time.time())
-            attempt.ended_at = time.monotonic()
+            self._fail(k, attempt, f"cannot start the trial: {exc.strerror or exc}")
         finally:
             for _r, w in pipes.values():
                 os.close(w)
+
+    def _fail(self, k: str, attempt: _Attempt, error: str) -> None:
+        """End an attempt that could not start; the owning thread emits its exit."""
+        attempt.ended_at = time.monotonic()
+        attempt.ended = Exited(attempt.launch.key, None, error, time.time())
+        with self._lock:
+            self._attempts[k] = attempt
+        self._wake()
 
     def _control(self) -> None:
         message = self.supervisor.receive()
