@@ -83,6 +83,33 @@ def test_streams_lines_and_reports_exit(tmp_path):
     assert (tmp_path / "logs" / "stderr.log").read_text() == "b\n"
 
 
+def test_attempts_run_this_way_share_one_supervisor_and_keep_their_own_events(tmp_path):
+    """Dask tasks on one worker: the first starts a supervisor, later ones reuse it, and two
+    attempts with the same key (two jobs on one worker) each get their own lines and exit."""
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    code = "import os, time; time.sleep(0.3); print('{}', os.getppid())"  # its parent: the supervisor
+    first = _run(tmp_path / "a", [sys.executable, "-c", code.format("a")])
+    assert isinstance(first[0], Started) and first[-1].exit_code == 0
+    (supervisor,) = [text.split()[1] for e in first if isinstance(e, Output) for text in e.lines]
+    threads, results = [], {}
+    for name in ("b", "c"):
+
+        def go(name=name):
+            results[name] = _run(tmp_path / name, [sys.executable, "-c", code.format(name)])
+
+        threads.append(threading.Thread(target=go))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    for name in ("b", "c"):
+        events = results[name]
+        assert [e.key for e in events] == [(1, 1)] * len(events)
+        assert [text for e in events if isinstance(e, Output) for text in e.lines] == [f"{name} {supervisor}"]
+        assert isinstance(events[-1], Exited) and events[-1].exit_code == 0
+
+
 def test_command_not_found(tmp_path):
     events = _run(tmp_path, ["definitely-not-a-command-hpt"])
     assert events[-1].error == "command not found: definitely-not-a-command-hpt"

@@ -47,7 +47,7 @@ class Launch:
 
 @dataclass(frozen=True)
 class Started:
-    """The attempt's process runs: ``pid`` of its supervisor, ``pgid`` of the command's group."""
+    """The attempt's process runs: ``pid`` of the command, which leads its own group (``pgid``)."""
 
     key: Key
     pid: int | None

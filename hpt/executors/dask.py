@@ -1,8 +1,8 @@
 """Trials on a Dask distributed cluster, with the same protocol as the local executor.
 
 Each attempt is one Dask task that runs :func:`hpt.executors.proc.run_attempt` on a worker: the
-same supervisor (one per attempt there), process group, parent-death signal and line splitting
-as locally. Its events
+same supervisor (one per worker process, started by its first task), process group,
+parent-death signal and line splitting as locally. Its events
 (batches of lines, start, exit) come back as they happen through the worker's ``log_event``
 on the executor's topic, each tagged with its attempt. Logs are written on the runner's
 machine from those events; the worker keeps its own copy under its local directory.
@@ -127,8 +127,8 @@ def run_on_worker(launch: dict, topic: str, stop_name: str, claim_name: str, pat
     # meanwhile finds the signal closed, which ignores it).
     threading.Thread(target=watch, name=f"hpt-stop-{spec.trial_id}-{spec.attempt}", daemon=True).start()
     try:
-        # Runs in this task's thread, which lives until the trial ends: the supervisor's
-        # parent-death signal is tied to it.
+        # Waits in this task's thread until the trial has ended; the worker's one supervisor
+        # (started by its first task) runs it.
         run_attempt(spec, emit, stop)
     finally:
         finished.set()

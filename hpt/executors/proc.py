@@ -15,10 +15,13 @@ rest of it is dropped until the next newline), and each log file keeps its first
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
+import itertools
 import json
 import os
 import re
+import select
 import selectors
 import socket
 import subprocess
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..metrics import MAX_LINE
-from .base import Event, Exited, Launch, Output, Started
+from .base import Event, Exited, Key, Launch, Output, Started
 
 MAX_LINE_BYTES = MAX_LINE * 4  # UTF-8: at most 4 bytes a character
 LOG_HEAD_BYTES = 64 * 1024 * 1024
@@ -474,36 +477,119 @@ class AttemptIO:
             self.emit(a.ended)
 
 
+class _SharedIO:
+    """One supervisor for the attempts that callers' threads run one by one in this process
+    (Dask tasks on a worker): a trial costs a fork and exec, not a supervisor's start.
+
+    A daemon thread owns the supervisor and reads every attempt's output; it lives as long as
+    the process, and with it the supervisor (which stops every trial when the process ends).
+    Attempts are renamed inside (two jobs' attempts may share a key on one worker) and their
+    events routed back to each caller under the caller's key.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._routes: dict[int, tuple[Key, Callable[[Event], None]]] = {}
+        self._ids = itertools.count(1)
+        self.io = AttemptIO(self._route)
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(ready,), name="hpt-trials", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=60)
+
+    def _loop(self, ready: threading.Event) -> None:
+        try:
+            self.io.start_supervisor()
+        finally:
+            ready.set()
+        try:
+            while self.alive or not self.io.idle:
+                self.io.step(1.0)
+        finally:
+            self.io.close(wait=False)
+
+    @property
+    def alive(self) -> bool:
+        sup = self.io.supervisor
+        return sup is not None and sup.proc.poll() is None
+
+    def _route(self, event: Event) -> None:
+        with self._lock:
+            route = self._routes.get(event.key[0])
+        if route is not None:
+            route[1](dataclasses.replace(event, key=route[0]))
+
+    def add(self, launch: Launch, emit: Callable[[Event], None]) -> Key:
+        """Start ``launch``; its events go to ``emit``. Returns the key to stop it by."""
+        inner = next(self._ids)
+        with self._lock:
+            self._routes[inner] = (launch.key, emit)
+        inside = dataclasses.replace(launch, trial_id=inner, attempt=0)
+        self.io.add(inside)
+        return inside.key
+
+    def forget(self, key: Key) -> None:
+        with self._lock:
+            self._routes.pop(key[0], None)
+
+
+_shared: _SharedIO | None = None
+_shared_lock = threading.Lock()
+
+
+def _shared_io() -> _SharedIO:
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.alive:
+            _shared = _SharedIO()
+        return _shared
+
+
 def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal) -> None:
-    """Run one attempt to its end in this thread. Always emits exactly one :class:`Exited`, last.
+    """Run one attempt to its end, waiting in this thread. Always emits exactly one
+    :class:`Exited`, last (from the thread that reads the output).
 
     Setting ``stop`` stops the trial at once (SIGTERM to its group, SIGKILL after the grace
-    period); the caller closes it after this returns. (The local executor runs all its attempts
-    under one supervisor instead: :class:`~hpt.executors.local.LocalExecutor`.)
+    period); the caller closes it after this returns. Every attempt run this way in a process
+    shares one supervisor (:class:`_SharedIO`); the local executor has its own
+    (:class:`~hpt.executors.local.LocalExecutor`).
     """
-    io = AttemptIO(emit)
-    io.start_supervisor()
-    io._sel.register(stop.fileno(), selectors.EVENT_READ, "wake")
+    done_r, done_w = os.pipe2(os.O_CLOEXEC)
     exited: list[Exited] = []
+    guard, closed = threading.Lock(), [False]
 
     def tracked(event: Event) -> None:
-        if isinstance(event, Exited):
-            exited.append(event)
-        emit(event)
+        with guard:  # nothing reaches the caller once this has returned
+            if closed[0]:
+                return
+            emit(event)
+            if isinstance(event, Exited):
+                exited.append(event)
+                os.write(done_w, b"x")
 
-    io.emit = tracked
-    asked = False
+    shared, key = None, None
     try:
-        io.add(launch)
+        shared = _shared_io()
+        key = shared.add(launch, tracked)
+        asked = False
         while not exited:
-            if stop.is_set() and not asked:
+            ready, _, _ = select.select([done_r] if asked else [done_r, stop.fileno()], [], [], 1.0)
+            if stop.fileno() in ready and not asked:
                 asked = True
-                io.stop(launch.key)
-            io.step(0.1)
+                shared.io.stop(key)
     except Exception as exc:  # a bug here must not leave the runner waiting forever
-        if not exited:
-            emit(Exited(launch.key, None, f"internal error while watching the trial: {exc!r}", time.time()))
+        if shared is not None and key is not None:
+            shared.io.stop(key)
+        with guard:
+            if not exited:
+                exited.append(
+                    Exited(launch.key, None, f"internal error while watching the trial: {exc!r}", time.time())
+                )
+                emit(exited[-1])
     finally:
-        # Its trial has ended: the supervisor exits by itself, and the caller (a Dask task,
-        # holding a worker's slot) need not wait for that.
-        io.close(wait=not exited)
+        with guard:
+            closed[0] = True
+        if shared is not None and key is not None:
+            shared.forget(key)
+        os.close(done_r)
+        os.close(done_w)
