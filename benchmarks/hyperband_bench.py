@@ -6,12 +6,14 @@ Two tasks, each with a fixed search space and a maximum resource R:
   configuration, R = 81 epochs of 10 ms each;
 * ``mlp``: ``examples/train_mlp.py``, a real MLP trained epoch by epoch on digits, R = 27.
 
-Four methods, all with 2 trials at a time:
+The methods, all with 2 trials at a time:
 
 * ``random``: hpt, ``strategy: random``, every trial runs to R;
-* ``hyperband``: hpt, ``strategy: hyperband`` (min_resource 1, eta 3; its default 2 brackets);
+* ``hyperband``: hpt, ``strategy: hyperband`` (min_resource 1, eta 3; its default 2 brackets)
+  with ``sampler: random``;
 * ``hyperband-all``: the same with every bracket of Hyperband (``hyperband.brackets``: 5 for
   R = 81, 4 for R = 27);
+* ``hyperband-bayes``: ``hyperband.sampler: bayesian`` (the default sampler since decision 0016);
 * ``median``: hpt, ``strategy: random`` with ``early_stopping: auto`` (default minimums);
 * ``optuna``: Optuna's TPE sampler with its HyperbandPruner (min_resource 1, max_resource R,
   reduction_factor 3), in-process, ``n_jobs=2`` threads, on the same curves: the synthetic
@@ -225,10 +227,17 @@ def spec_data(task: Task, method: str, seed: int, target: float | None) -> dict:
 
     d = {"name": f"{task.name}-{method}-{seed}", **task.spec, "workdir": str(ROOT)}
     d["strategy"] = "hyperband" if method.startswith("hyperband") else "random"
+    # max_resource comes from the static epochs; hyperband and hyperband-all draw configurations
+    # at random (AMT's way), as when their results were recorded.
     if method == "hyperband":
-        d["hyperband"] = {"min_resource": 1, "eta": 3}  # max_resource from static epochs
+        d["hyperband"] = {"min_resource": 1, "eta": 3, "sampler": "random"}
     if method == "hyperband-all":  # every bracket of Hyperband, not only the default two
-        d["hyperband"] = {"min_resource": 1, "eta": 3, "brackets": max_bracket(1, task.max_resource, 3) + 1}
+        d["hyperband"] = {
+            "min_resource": 1,
+            "eta": 3,
+            "sampler": "random",
+            "brackets": max_bracket(1, task.max_resource, 3) + 1,
+        }
     if method == "hyperband-bayes":  # model-based configurations (BOHB-style)
         d["hyperband"] = {"min_resource": 1, "eta": 3, "sampler": "bayesian"}
     if method == "median":

@@ -68,7 +68,9 @@ def stored_spec(store: Store) -> Spec:
     """
     job = store.job()
     if store.version < 2:
-        spec = parse_spec(job.spec_text, source=job.spec_source, base_dir=Path(job.base_dir))
+        spec = _as_version_1(
+            parse_spec(job.spec_text, source=job.spec_source, base_dir=Path(job.base_dir)), job.spec
+        )
         form = to_canonical(dataclasses.replace(spec, name=job.name))
         with contextlib.suppress(StoreError):  # a read-only store is read as it is
             store.upgrade_spec(form)
@@ -76,6 +78,16 @@ def stored_spec(store: Store) -> Spec:
         form = job.spec
     spec = dataclasses.replace(from_canonical(form), name=job.name)
     return apply_overrides(spec, job.overrides)
+
+
+def _as_version_1(spec: Spec, raw: Any) -> Spec:
+    """A spec validated again as the hpt that wrote a version-1 store read it: hyperband's sampler
+    was then random unless the spec named one (the default has changed since; a resumed job must
+    go on as it began)."""
+    hb = raw.get("hyperband") if isinstance(raw, dict) else None
+    if spec.hyperband is not None and not (isinstance(hb, dict) and "sampler" in hb):
+        spec = dataclasses.replace(spec, hyperband=dataclasses.replace(spec.hyperband, sampler="random"))
+    return spec
 
 
 def raised_limits(old: Spec, new: Spec) -> dict[str, Any]:

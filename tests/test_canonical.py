@@ -181,7 +181,7 @@ def test_hyperband_is_stored_resolved(tmp_path):
         "min_resource": 1,
         "max_resource": 27,
         "eta": 3,
-        "sampler": "random",
+        "sampler": "bayesian",
         "brackets": 2,
     }
 

@@ -149,6 +149,14 @@ def test_make_stopper_and_sampler_for_hyperband():
     assert isinstance(make_sampler(spec), HyperbandSampler)
 
 
+def test_the_default_sampler_is_model_based_and_amts_random_one_stays_available():
+    assert hb_spec().hyperband.sampler == "bayesian"
+    assert isinstance(make_sampler(hb_spec()).proposer, ModelBasedProposer)
+    random = make_sampler(hb_spec(sampler="random"))
+    assert hb_spec(sampler="random").hyperband.sampler == "random"
+    assert isinstance(random.proposer, RandomSampler)
+
+
 # --------------------------------------------------------------------------- hyperband.sampler: bayesian
 
 
@@ -465,9 +473,10 @@ random_seed: {seed}
 
 @pytest.mark.slow
 def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
-    """Extend a finished hyperband job: the new trials continue the bracket sequence, and the
-    configurations are the ones a single longer job would have drawn."""
-    spec = synthetic_spec(tmp_path, "hb-resume", "0.0001", "", max_jobs=6, seed=4)
+    """Extend a finished hyperband job with AMT's random configurations: the new trials continue
+    the bracket sequence, and the configurations are the ones a single longer job would have
+    drawn."""
+    spec = synthetic_spec(tmp_path, "hb-resume", "0.0001", "hyperband: {sampler: random}", max_jobs=6, seed=4)
     runs = tmp_path / "runs"
     assert run_hpt("run", spec, "--runs-dir", runs, "-q").code == 0
     proc = run_hpt("resume", "hb-resume", "--max-jobs", "12", "--runs-dir", runs, "-q")
@@ -491,10 +500,11 @@ def test_a_resumed_job_keeps_its_brackets(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_model_based_hyperband_end_to_end(tmp_path: Path):
-    """``hyperband: {sampler: bayesian}`` through the real CLI: the job completes, later trials
-    come from the model (their info says on how many observations), and trials are stopped."""
-    spec = synthetic_spec(tmp_path, "bohb", "{wd}", "hyperband: {sampler: bayesian}", max_jobs=16, seed=7)
+def test_model_based_hyperband_is_the_default_end_to_end(tmp_path: Path):
+    """``strategy: hyperband`` with no sampler named, through the real CLI: the job completes,
+    later trials come from the model (their info says on how many observations), and trials are
+    stopped."""
+    spec = synthetic_spec(tmp_path, "bohb", "{wd}", "", max_jobs=16, seed=7)
     runs = tmp_path / "runs"
     proc = run_hpt("run", spec, "--runs-dir", runs, "-o", "json", "-q")
     assert proc.code == 0, proc.err

@@ -51,6 +51,36 @@ def test_the_same_limits_written_differently_are_the_same_job(write_spec, runs, 
     assert "limits.max_job_runtime: 7200.0 -> 3600.0" in other.err
 
 
+def test_a_version_1_hyperband_job_keeps_the_sampler_it_began_with(write_spec, runs):
+    """Hyperband's default sampler was random when version-1 stores were written: a job whose
+    spec named none is upgraded with random, not today's default."""
+    spec = write_spec(
+        f"""
+name: oldhb
+command: [python, {FAKE}, --x, "{{x}}", --steps, "{{epochs}}"]
+objective: {{metric: loss, type: minimize}}
+metrics: [{{name: loss, regex: 'loss=([-+0-9.eE]+)'}}]
+strategy: hyperband
+static: {{epochs: 3}}
+parameters: {{x: {{type: continuous, min: 0.0, max: 1.0}}}}
+limits: {{max_jobs: 2}}
+random_seed: 3
+"""
+    )
+    assert hpt("run", spec, "--runs-dir", runs, "-q").code == 0
+    db = runs / "oldhb" / "job.db"
+    with sqlite3.connect(db) as conn:
+        (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
+        assert json.loads(form)["hyperband"]["sampler"] == "bayesian"  # a new job: today's default
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        raw = {"name": "oldhb", "strategy": "hyperband", "static": {"epochs": 3}}
+        conn.execute("UPDATE job SET spec_json = ?", (json.dumps(raw),))
+    assert hpt("show", "oldhb", runs_dir=runs).code == 0
+    with sqlite3.connect(db) as conn:
+        (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
+    assert json.loads(form)["hyperband"]["sampler"] == "random"
+
+
 def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
     text = spec_text("old", str(tmp_path), "1h")
     spec = write_spec(text)

@@ -77,7 +77,7 @@ class Hyperband:
     min_resource: int
     max_resource: int
     eta: int = 3
-    sampler: str = "random"
+    sampler: str = "bayesian"  # docs/decisions/0016
     brackets: int = DEFAULT_BRACKETS  # how many of the most aggressive brackets are used
 
 

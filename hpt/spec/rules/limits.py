@@ -137,7 +137,7 @@ def build_hyperband(ctx: Context, d: dict, strategy: str | None, static: dict) -
             f"min_resource ({min_r}) cannot exceed max_resource ({max_r})",
         )
         return None
-    eta, sampler = hb.get("eta", 3), hb.get("sampler", "random")
+    eta, sampler = hb.get("eta", 3), hb.get("sampler", "bayesian")
     if not isinstance(eta, int) or eta < 2 or min_r < 1 or sampler not in ("random", "bayesian"):
         return None
     available, level = 1, min_r  # floor(log_eta(max / min)) + 1, in integers
