@@ -75,7 +75,7 @@ random_seed: 3
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         raw = {"name": "oldhb", "strategy": "hyperband", "static": {"epochs": 3}}
         conn.execute("UPDATE job SET spec_json = ?", (json.dumps(raw),))
-    assert hpt("show", "oldhb", runs_dir=runs).code == 0
+    assert hpt("resume", "oldhb", "--max-jobs", "3", "-q", runs_dir=runs).code == 0  # upgrades the store
     with sqlite3.connect(db) as conn:
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
     assert json.loads(form)["hyperband"]["sampler"] == "random"
