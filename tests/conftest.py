@@ -33,6 +33,9 @@ def cli_env(runs_dir: Path | None = None, **extra: str) -> dict[str, str]:
     # Trials call `python`: make it the interpreter running the tests, as in an activated venv.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("HPT_RUNS_DIR", None)
+    # The width of whatever runs the tests is not the width a test asks for (it passes COLUMNS).
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
     if runs_dir is not None:
         env["HPT_RUNS_DIR"] = str(runs_dir)
     env.update(extra)
