@@ -5,7 +5,8 @@ them as a random-search job through its command line (`hpt run SPEC -q`, a fresh
 time: its start-up, the store, every trial's logs and metrics included); `xargs -P8` and
 `parallel -j8` run the same command lines with nothing around them. Each is timed end to end
 (wall clock) `--repeat` times, interleaved, and the table gives the median, the range, and the
-ratio of hpt's median to xargs's. A one-trial hpt job gives hpt's fixed cost (start-up).
+ratio of hpt's median to xargs's. A one-trial hpt job gives hpt's fixed cost (start-up), and
+the last line the trials' cost without it.
 
     python benchmarks/runner_overhead.py --repeat 7
 """
@@ -88,6 +89,13 @@ def main() -> None:
     for name, values in times.items():
         med = statistics.median(values)
         print(f"| {name} | {med:.2f} | {min(values):.2f} | {max(values):.2f} | {med / base:.2f} |")
+    # hpt's fixed cost (start-up and end of a job): the one-trial job less its one trial.
+    fixed = statistics.median(times["hpt run, 1 trial"]) - a.sleep
+    rest = statistics.median(times["hpt run"]) - fixed
+    print(
+        f"\nhpt's fixed cost per job: {fixed:.2f} s; its {a.trials} trials without it: {rest:.2f} s, "
+        f"{rest / base:.2f} x xargs"
+    )
 
 
 if __name__ == "__main__":

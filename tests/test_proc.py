@@ -110,6 +110,19 @@ def test_attempts_run_this_way_share_one_supervisor_and_keep_their_own_events(tm
         assert isinstance(events[-1], Exited) and events[-1].exit_code == 0
 
 
+def test_an_attempt_ends_when_no_supervisor_can_be_started(tmp_path, monkeypatch):
+    from hpt.executors import proc
+
+    def cannot(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(proc, "_shared", None)
+    monkeypatch.setattr(proc, "SupervisorProcess", cannot)
+    events = _run(tmp_path, [sys.executable, "-c", "print('never')"])
+    assert [type(e) for e in events] == [Exited]
+    assert events[0].error == "cannot start the trial supervisor: Too many open files"
+
+
 def test_command_not_found(tmp_path):
     events = _run(tmp_path, ["definitely-not-a-command-hpt"])
     assert events[-1].error == "command not found: definitely-not-a-command-hpt"

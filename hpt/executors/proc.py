@@ -492,6 +492,7 @@ class _SharedIO:
         self._routes: dict[int, tuple[Key, Callable[[Event], None]]] = {}
         self._ids = itertools.count(1)
         self.io = AttemptIO(self._route)
+        self.failed: str | None = None
         ready = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(ready,), name="hpt-trials", daemon=True)
         self._thread.start()
@@ -499,14 +500,22 @@ class _SharedIO:
 
     def _loop(self, ready: threading.Event) -> None:
         try:
-            self.io.start_supervisor()
-        finally:
-            ready.set()
-        try:
+            try:
+                self.io.start_supervisor()
+            except OSError as exc:
+                self.failed = f"cannot start the trial supervisor: {exc.strerror or exc}"
+                return
+            finally:
+                ready.set()
             while self.alive or not self.io.idle:
                 self.io.step(1.0)
         finally:
             self.io.close(wait=False)
+
+    @property
+    def reading(self) -> bool:
+        """Whether the thread that reads the attempts' output still runs."""
+        return self._thread.is_alive()
 
     @property
     def alive(self) -> bool:
@@ -567,9 +576,18 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
                 exited.append(event)
                 os.write(done_w, b"x")
 
+    def end(error: str) -> None:
+        with guard:
+            if not exited:
+                exited.append(Exited(launch.key, None, error, time.time()))
+                emit(exited[-1])
+
     shared, key = None, None
     try:
         shared = _shared_io()
+        if shared.failed:
+            end(shared.failed)
+            return
         key = shared.add(launch, tracked)
         asked = False
         while not exited:
@@ -577,15 +595,12 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
             if stop.fileno() in ready and not asked:
                 asked = True
                 shared.io.stop(key)
+            if not ready and not shared.reading:  # nothing will ever end this attempt now
+                end("the trial supervisor has gone")
     except Exception as exc:  # a bug here must not leave the runner waiting forever
         if shared is not None and key is not None:
             shared.io.stop(key)
-        with guard:
-            if not exited:
-                exited.append(
-                    Exited(launch.key, None, f"internal error while watching the trial: {exc!r}", time.time())
-                )
-                emit(exited[-1])
+        end(f"internal error while watching the trial: {exc!r}")
     finally:
         with guard:
             closed[0] = True
