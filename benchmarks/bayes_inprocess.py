@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bayes_suite import PARALLEL_BOUND, PARALLEL_MIN_PROBLEMS, within_bound  # noqa: E402
 from objectives import PROBLEMS  # noqa: E402
+from seeds import parse_seeds  # noqa: E402
 
 #: Regret reference for the problem without a known optimum: the best value any run found
 #: (the suite itself uses the best of the runs it tabulates).
@@ -127,14 +128,6 @@ def simulate(
         "order": order,
         "ask_seconds": float(np.sum(ask_seconds)),
     }
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b or a) + 1))
-    return out
 
 
 def _rows(path: Path) -> list[dict]:
@@ -408,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
             done.add((r["problem"], r["seed"], r["parallel"]))
     todo = [
         (p, s, k)
-        for s in _seeds(args.seeds)
+        for s in parse_seeds(args.seeds)
         for p in problems
         for k in (int(x) for x in args.parallel.split(","))
         if (p, s, k) not in done

@@ -69,6 +69,9 @@ ARCHIVED = ("hyperband-bayes-1level",)
 #: What the report tables show, in this order.
 REPORTED = (*METHODS, *ARCHIVED)
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "examples")]
+
+from seeds import parse_seeds  # noqa: E402
+
 # One BLAS thread, as the hpt trials get (OMP_NUM_THREADS=1 in the MLP spec): same numbers
 # in-process and in subprocesses, and two trials share the two cores fairly.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -567,14 +570,6 @@ def _paired(results: dict, threshold: float, budget: int) -> list[str]:
 # --------------------------------------------------------------------------- CLI
 
 
-def _seeds(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -602,7 +597,7 @@ def main() -> None:
     target = load_target(task)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{task.name}.json"
-    for seed in _seeds(a.seeds):
+    for seed in parse_seeds(a.seeds):
         for method in a.methods.split(","):
             results = json.loads(path.read_text()) if path.exists() else {}
             if str(seed) in results.get(method, {}) and not a.again:

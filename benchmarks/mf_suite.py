@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
 from mf_tasks import DATA, TASKS, Task  # noqa: E402
+from seeds import parse_seeds  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = DATA / "mf-targets.json"
@@ -274,14 +275,6 @@ def one(args) -> dict:
     return {"task": task_name, "method": method, "seed": seed, **res}
 
 
-def _seeds(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
-
-
 def run(tasks: list[str], methods: list[str], seeds: list[int], out: Path, jobs: int) -> None:
     from multiprocessing import Pool
 
@@ -445,7 +438,7 @@ def main() -> None:
         for name, t in doc["tasks"].items():
             print(name, t)
     elif a.cmd == "run":
-        run(a.tasks.split(","), a.methods.split(","), _seeds(a.seeds), a.out, a.jobs)
+        run(a.tasks.split(","), a.methods.split(","), parse_seeds(a.seeds), a.out, a.jobs)
     else:
         print(report(a.results, a.methods.split(",") if a.methods else None))
 

@@ -26,6 +26,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from objectives import PROBLEMS  # noqa: E402
+from seeds import parse_seeds  # noqa: E402
 
 #: The parent's budget and the child's, per problem: a parent with enough trials to have found
 #: the optimum's region, a child short enough that the first trials matter.
@@ -70,14 +71,6 @@ def regret_after(values: list[float], n: int, optimum: float) -> float:
     return min(values[:n]) - optimum
 
 
-def seeds_of(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def cell(values: list[float]) -> str:
     q25, q50, q75 = np.percentile(values, [25, 50, 75])
     return f"{q50:.3g} [{q25:.3g}, {q75:.3g}]"
@@ -91,7 +84,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--child", type=int, default=max(CHECKPOINTS), help="trials of each child job")
     args = parser.parse_args()
-    seeds = seeds_of(args.seeds)
+    seeds = parse_seeds(args.seeds)
     rows = []
     t0 = time.monotonic()
     for problem in args.problems.split(","):
