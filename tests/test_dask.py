@@ -254,39 +254,50 @@ def test_a_worker_slot_is_free_as_soon_as_its_trial_exits(cluster, tmp_path):
     """Ten attempts queued on one single-threaded worker: each task must return, and so free the
     worker's slot for the next, right after its trial exits, not after a wait of its own (such
     as a stop watcher finishing a poll of a few hundred milliseconds). Both ends are read on the
-    worker's clock: the trial's exit time (its Exited event) and the end of the task (Dask's
-    task stream, less its clock offset). The bound is far above the few milliseconds the task needs and far below
-    a poll's wait."""
-    from distributed import get_task_stream
+    worker's machine with its own clock: the trial's exit time (its Exited event) and the
+    moment the worker saw the task finish (a worker plugin; Dask's task stream shifts times by
+    an estimate of the scheduler's clock offset, which under load is off by 0.2 s). The bound
+    is far above the few milliseconds the task needs and far below a poll's wait."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class TaskEnds(WorkerPlugin):  # defined here, so it is sent to the worker by value
+        name = "hpt-test-task-ends"
+
+        def setup(self, worker):
+            self.ends = {}
+
+        def transition(self, key, start, finish, **kwargs):
+            if start == "executing":
+                self.ends[key] = time.time()
 
     c = cluster(({},))
     events: queue.Queue = queue.Queue()
     ex = DaskExecutor(events, c.address)
     n = 10
     try:
-        with get_task_stream(client=ex.client) as stream:
-            for i in range(n):
-                argv = (sys.executable, "-c", "print('loss=1')")
-                ex.start(Launch(i + 1, 1, argv, {}, str(tmp_path), str(tmp_path / f"logs-{i}")))
-            exits = {}
-            for _ in range(100 * n):  # a few events per attempt
-                e = events.get(timeout=60)
-                if isinstance(e, Exited):
-                    assert e.exit_code == 0, e
-                    exits[e.key] = e.time
-                    if len(exits) == n:
-                        break
-            wait_for(
-                lambda: len(ex.client.get_task_stream()) >= n, timeout=30, what="every task to be recorded"
-            )
-        # Dask shifts the worker's times by its estimate of the scheduler's clock offset (which
-        # is no offset here, but under load the estimate is off by a few hundred milliseconds).
-        (offset,) = ex.client.run(lambda dask_worker: dask_worker.scheduler_delay).values()
+        ex.client.register_plugin(TaskEnds())
+        for i in range(n):
+            argv = (sys.executable, "-c", "print('loss=1')")
+            ex.start(Launch(i + 1, 1, argv, {}, str(tmp_path), str(tmp_path / f"logs-{i}")))
+        exits = {}
+        for _ in range(100 * n):  # a few events per attempt
+            e = events.get(timeout=60)
+            if isinstance(e, Exited):
+                assert e.exit_code == 0, e
+                exits[e.key] = e.time
+                if len(exits) == n:
+                    break
+
+        def task_ends():
+            (ends,) = ex.client.run(
+                lambda dask_worker: dict(dask_worker.plugins["hpt-test-task-ends"].ends)
+            ).values()
+            return ends if len(ends) >= n else None
+
         ends = {}
-        for task in stream.data:
-            trial, attempt = (int(x) for x in task["key"].rsplit("-", 2)[1:])
-            stop = next(s["stop"] for s in task["startstops"] if s["action"] == "compute")
-            ends[(trial, attempt)] = stop - offset
+        for key, when in wait_for(task_ends, timeout=30, what="every task to end").items():
+            trial, attempt = (int(x) for x in str(key).rsplit("-", 2)[1:])
+            ends[(trial, attempt)] = when
         held = sorted(ends[k] - exits[k] for k in exits)
         assert len(held) == n
         assert held[n // 2] < 0.05, f"seconds each worker slot stayed held after its trial exited: {held}"

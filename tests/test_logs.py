@@ -94,9 +94,11 @@ def test_views_of_a_running_job(tmp_path):
     and export read the job while the runner writes; run --report leaves report.html."""
     runs = tmp_path / "runs"
     spec = tmp_path / "spec.yaml"
-    # One trial, printing a line every 0.4 s for 6 steps.
+    # One trial, printing a line every 0.4 s for 6 steps; its last waits for the gate file, so
+    # the trial runs while the views are read, however slow the machine.
     spec.write_text(views_spec("live", max_jobs=1, sleep=0.4, steps=6).replace('"0.15"', '"-1"'))
-    env = cli_env(runs)
+    gate = tmp_path / "gate"
+    env = cli_env(runs, FAKE_TRAIN_GATE=str(gate))
     run = subprocess.Popen(
         [sys.executable, "-m", "hpt", "run", str(spec), "-q", "--report"],
         env=env,
@@ -130,6 +132,7 @@ def test_views_of_a_running_job(tmp_path):
         _, err = interrupted.communicate(timeout=30)
         assert interrupted.returncode == 130 and err == b""
 
+        gate.touch()
         out, err = follow.communicate(timeout=60)  # ends by itself when the trial ends
         assert follow.returncode == 0, err
         lines = (first + out).decode().splitlines()
