@@ -79,6 +79,8 @@ random_seed: 3
     with sqlite3.connect(db) as conn:
         (form,) = conn.execute("SELECT spec_json FROM job").fetchone()
     assert json.loads(form)["hyperband"]["sampler"] == "random"
+    again = hpt("run", spec, "--runs-dir", runs, "-q")  # today's default differs: named, refused
+    assert again.code == 2 and "hyperband.sampler" in again.err, again.err
 
 
 def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
