@@ -123,6 +123,50 @@ def test_an_attempt_ends_when_no_supervisor_can_be_started(tmp_path, monkeypatch
     assert events[0].error == "cannot start the trial supervisor: Too many open files"
 
 
+def test_a_caller_whose_events_fail_does_not_break_the_shared_supervisor(tmp_path):
+    """One Dask task's failing event handler ends its own attempt (stopped, internal error); the
+    next attempt in the process runs as usual."""
+    got = []
+
+    def emit(event):
+        got.append(event)
+        if isinstance(event, Output):
+            raise RuntimeError("the handler broke")
+
+    stop = StopSignal()
+    code = "import time; print('up', flush=True); time.sleep(30)"
+    launch = Launch(1, 1, (sys.executable, "-c", code), {}, str(tmp_path), str(tmp_path / "logs"), grace=1.0)
+    t0 = time.monotonic()
+    run_attempt(launch, emit, stop)
+    stop.close()
+    assert time.monotonic() - t0 < 20  # the trial was stopped, not waited for
+    assert isinstance(got[-1], Exited) and "the handler broke" in got[-1].error
+    assert sum(isinstance(e, Exited) for e in got) == 1
+    (tmp_path / "next").mkdir()
+    events = _run(tmp_path / "next", [sys.executable, "-c", "print('fine')"])
+    assert events[-1].exit_code == 0 and any(isinstance(e, Output) for e in events)
+
+
+def test_an_attempt_runs_in_a_process_with_many_descriptors(tmp_path):
+    """A long-lived Dask worker may hold more than 1024 descriptors (select() cannot wait on
+    those)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard if hard != resource.RLIM_INFINITY else 4096) < 1200:
+        pytest.skip("cannot open 1200 descriptors here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        events = _run(tmp_path, [sys.executable, "-c", "import time; time.sleep(0.3); print('fine')"])
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert events[-1].exit_code == 0, events[-1]
+    assert [t for e in events if isinstance(e, Output) for t in e.lines] == ["fine"]
+
+
 def test_command_not_found(tmp_path):
     events = _run(tmp_path, ["definitely-not-a-command-hpt"])
     assert events[-1].error == "command not found: definitely-not-a-command-hpt"

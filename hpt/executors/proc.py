@@ -293,6 +293,7 @@ class AttemptIO:
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
+        self._closed = False
 
     # ---- any thread
 
@@ -328,8 +329,11 @@ class AttemptIO:
                 self.supervisor.send({"op": op, "key": k})
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
+        with self._lock:  # never after close(): the fd number may belong to another file by then
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"x")
 
     # ---- the owning thread
 
@@ -354,9 +358,11 @@ class AttemptIO:
                 self._sel.unregister(self.supervisor.sock)
             self.supervisor.close(30.0 if wait else None)
         self._sel.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._lock:
+            self._closed = True
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def start_supervisor(self) -> None:
         """Start the supervisor (from the thread that will call :meth:`step`)."""
@@ -377,8 +383,19 @@ class AttemptIO:
             return
         pipes = {stream: os.pipe2(os.O_CLOEXEC) for stream in ("stdout", "stderr")}
         attempt = _Attempt(launch, logs, {stream: r for stream, (r, _w) in pipes.items()})
-        for stream, fd in attempt.reads.items():
-            self._sel.register(fd, selectors.EVENT_READ, (k, stream))
+        try:
+            for stream, fd in attempt.reads.items():
+                self._sel.register(fd, selectors.EVENT_READ, (k, stream))
+        except (OSError, ValueError):  # closed: nothing reads here any more
+            for fd in attempt.reads.values():
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(fd)
+            for r, w in pipes.values():
+                os.close(r)
+                os.close(w)
+            for log in logs.values():
+                log.close(0)
+            raise
         with self._lock:
             self._attempts[k] = attempt
         message = {
@@ -526,7 +543,8 @@ class _SharedIO:
         with self._lock:
             route = self._routes.get(event.key[0])
         if route is not None:
-            route[1](dataclasses.replace(event, key=route[0]))
+            with contextlib.suppress(Exception):  # the caller's own failure (run_attempt ends it)
+                route[1](dataclasses.replace(event, key=route[0]))
 
     def add(self, launch: Launch, emit: Callable[[Event], None]) -> Key:
         """Start ``launch``; its events go to ``emit``. Returns the key to stop it by."""
@@ -549,7 +567,7 @@ _shared_lock = threading.Lock()
 def _shared_io() -> _SharedIO:
     global _shared
     with _shared_lock:
-        if _shared is None or not _shared.alive:
+        if _shared is None or not (_shared.alive and _shared.reading):
             _shared = _SharedIO()
         return _shared
 
@@ -567,11 +585,18 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
     exited: list[Exited] = []
     guard, closed = threading.Lock(), [False]
 
+    failed: list[Exception] = []
+
     def tracked(event: Event) -> None:
-        with guard:  # nothing reaches the caller once this has returned
-            if closed[0]:
+        with guard:  # nothing reaches the caller once this has returned, nor after its Exited
+            if closed[0] or exited:
                 return
-            emit(event)
+            try:
+                emit(event)
+            except Exception as exc:
+                failed.append(exc)
+                os.write(done_w, b"x")
+                return
             if isinstance(event, Exited):
                 exited.append(event)
                 os.write(done_w, b"x")
@@ -589,11 +614,15 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
             end(shared.failed)
             return
         key = shared.add(launch, tracked)
-        asked = False
+        waits = select.poll()  # not select(): a worker may hold more than 1024 descriptors
+        waits.register(done_r, select.POLLIN)
+        waits.register(stop.fileno(), select.POLLIN)
         while not exited:
-            ready, _, _ = select.select([done_r] if asked else [done_r, stop.fileno()], [], [], 1.0)
-            if stop.fileno() in ready and not asked:
-                asked = True
+            ready = [fd for fd, _ in waits.poll(1000)]
+            if failed:
+                raise failed[0]
+            if stop.fileno() in ready:
+                waits.unregister(stop.fileno())
                 shared.io.stop(key)
             if not ready and not shared.reading:  # nothing will ever end this attempt now
                 end("the trial supervisor has gone")

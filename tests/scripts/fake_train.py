@@ -57,12 +57,12 @@ if args.fail_first_attempt and os.environ.get("HPT_ATTEMPT") == "1":
 if args.fail_if_x_below is not None and args.x < args.fail_if_x_below:
     print(f"x={args.x} is too small", file=sys.stderr)
     sys.exit(1)
-gate = os.environ.get("FAKE_TRAIN_GATE")  # the last step waits for this file (at most 60 s)
+gate = os.environ.get("FAKE_TRAIN_GATE")  # the last step waits for this file (at most 600 s)
 for i in range(1, args.steps + 1):
     if args.sleep:
         time.sleep(args.sleep)
     if gate and i == args.steps:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600
         while not os.path.exists(gate) and time.monotonic() < deadline:
             time.sleep(0.05)
     if args.no_objective:
