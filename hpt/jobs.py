@@ -133,9 +133,13 @@ def create_or_reopen(spec: Spec, runs_dir: Path) -> tuple[Store, Spec, bool]:
         old = stored_spec(store)
         diff = differences(identity(to_canonical(old)), identity(to_canonical(spec)))
         if diff:
+            hint = ""
+            if any(d.startswith("hyperband.sampler") for d in diff) and old.hyperband.sampler == "random":
+                hint = "\n(the job draws configurations at random, as hyperband did by default before: add `sampler: random` under `hyperband` to go on as it began)"
             raise JobExistsError(
                 f"job {spec.name!r} already exists with a different spec ({jdir}):\n  "
                 + "\n  ".join(diff)
+                + hint
                 + "\nstart over with `hpt run --restart` (deletes the old job), run it under another name "
                 + "with --name, or resume it unchanged with `hpt resume "
                 + spec.name

@@ -81,6 +81,7 @@ random_seed: 3
     assert json.loads(form)["hyperband"]["sampler"] == "random"
     again = hpt("run", spec, "--runs-dir", runs, "-q")  # today's default differs: named, refused
     assert again.code == 2 and "hyperband.sampler" in again.err, again.err
+    assert "add `sampler: random` under `hyperband`" in again.err
 
 
 def test_a_version_1_store_is_upgraded_when_opened(write_spec, runs, tmp_path):
