@@ -111,10 +111,11 @@ def run_hpt(task: Task, sampler: str | None, seed: int, target: float) -> dict:
         finally:
             store.close()
     cost = {t.id: task.cost(t.params) for t in trials}
-    ends = [
+    ends = [  # a trial stopped because the job ended was still running: it does not count
         max(p[3] for p in points[t.id])
         for t in trials
         if t.state in ("completed", "stopped")
+        and t.info.get("stopped") != "job_end"
         and t.objective is not None
         and t.objective >= target
         and points[t.id]
