@@ -57,6 +57,12 @@ def hpt(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def hpt_start(*args: str, **popen) -> subprocess.Popen:
+    """Start the real hpt command line without waiting (text output piped, unless given)."""
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([sys.executable, "-m", "hpt", *map(str, args)], env=cli_env(), **popen)
+
+
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     """Poll ``predicate`` until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout

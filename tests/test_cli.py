@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 import yaml
-from conftest import FAKE, REPO, cli_env, fake_spec, hpt
+from conftest import FAKE, REPO, fake_spec, hpt, hpt_start
 
 from hpt.store import Store
 
@@ -239,13 +237,7 @@ def test_metrics_are_read_while_the_trial_runs(write_spec, runs):
 
 def test_sigint_stops_the_job_and_records_trials(write_spec, runs):
     path = write_spec(fake_spec("interrupt", args=', --sleep, "5"', limits="stop_grace_period: 2s"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpt", "run", str(path), "--runs-dir", str(runs)],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = hpt_start("run", path, "--runs-dir", runs)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if (runs / "interrupt" / "job.db").exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAKE, cli_env, fake_spec, hpt, wait_for
+from conftest import FAKE, cli_env, fake_spec, hpt, hpt_start, wait_for
 
 pytest.importorskip("distributed")
 
@@ -175,13 +175,7 @@ def test_hyperband_on_a_cluster_with_a_worker_lost(cluster, runs, write_spec):
         executor: {{type: dask, address: "{c.address}"}}
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpt", "run", str(spec), "--runs-dir", str(runs), "-o", "json"],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = hpt_start("run", spec, "--runs-dir", runs, "-o", "json")
     attempts = wait_for(
         lambda: (lambda r: r if len(r) == 2 else None)(running(runs / "onduty")),
         what="two trials on the workers",

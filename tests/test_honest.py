@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
-from conftest import SCRIPTS, cli_env, hpt, wait_for
+from conftest import SCRIPTS, hpt, hpt_start, wait_for
 
 from hpt.store import Store
 
@@ -35,8 +34,7 @@ limits: {{{limits}}}
 """
 
 
-def start(*args: str, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hpt", *map(str, args)], env=cli_env(), text=True, **popen)
+start = hpt_start
 
 
 def show(runs: Path, job: str) -> dict:

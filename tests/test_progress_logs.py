@@ -9,12 +9,10 @@ from __future__ import annotations
 import io
 import json
 import signal
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import yaml
-from conftest import cli_env, fake_spec, hpt, wait_for
+from conftest import fake_spec, hpt, hpt_start, wait_for
 from rich.console import Console
 
 from hpt.executors.sim import SimTrial, run_simulated
@@ -163,13 +161,7 @@ def test_jsonl_logs_on_stderr_and_json_on_stdout(write_spec, runs):
 
 def test_ctrl_c_says_what_the_job_waits_for(write_spec, runs):
     path = write_spec(fake_spec("ctrlc", args=', --sleep, "5"', limits="stop_grace_period: 1s"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpt", "run", str(path), "--runs-dir", str(runs)],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = hpt_start("run", path, "--runs-dir", runs)
     try:
 
         def two_running():

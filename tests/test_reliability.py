@@ -7,28 +7,18 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAKE, SCRIPTS, cli_env, fake_spec, hpt, wait_for
+from conftest import FAKE, SCRIPTS, fake_spec, hpt, hpt_start, wait_for
 
 from hpt.completion import converged, significant
 from hpt.jobs import stray_processes
 from hpt.store import Store
 
-
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hpt", *map(str, args)],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+start = hpt_start
 
 
 def running_attempts(jdir: Path) -> int:

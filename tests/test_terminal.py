@@ -9,10 +9,9 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 
 import pytest
-from conftest import FAKE, cli_env, fake_spec, hpt, wait_for
+from conftest import FAKE, fake_spec, hpt, hpt_start, wait_for
 from rich.cells import cell_len
 
 from hpt.errors import SpecError
@@ -193,11 +192,8 @@ def test_a_running_trials_current_step_shows_from_another_shell(write_spec, runs
         .replace("max_jobs: 4", "max_jobs: 1")
         .replace("max_parallel_jobs: 2", "max_parallel_jobs: 1")
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpt", "run", str(path), "--runs-dir", str(runs), "-q"],
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc = hpt_start(
+        "run", path, "--runs-dir", runs, "-q", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
 
