@@ -131,6 +131,7 @@ class Sheltered:
                 self.silenced = exc
                 return None
 
+        self.__dict__[name] = sheltered  # built once per name, not on every call
         return sheltered
 
 
@@ -178,6 +179,7 @@ class TeeReporter:
             for call in takers:
                 call(*args, **kwargs)
 
+        self.__dict__[name] = forward
         return forward
 
 

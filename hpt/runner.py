@@ -216,10 +216,9 @@ class Runner:
             if self._stop_level and self.ending is None:
                 reason = f"stopped by the user; resume with `hpt resume {self.spec.name}`"
                 self._end(Ending(JOB_STOPPED, reason, USER))
-            if self._stop_level > 1:
-                if not self._killing:
-                    self._killing = True
-                    self._report_stopping(kill=True)
+            if self._stop_level > 1 and not self._killing:  # once: the supervisor reaps from then on
+                self._killing = True
+                self._report_stopping(kill=True)
                 self.executor.kill_all()
             # Exits already received count before any timeout is judged (hpt may have been
             # paused while its trials ended).
