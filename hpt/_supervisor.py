@@ -54,11 +54,6 @@ def _prctl(option: int, value: int) -> bool:
     return _PRCTL is not None and _PRCTL(option, int(value), 0, 0, 0) == 0
 
 
-def _child_setup() -> None:
-    # The command dies if this supervisor is killed outright.
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def _kill(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
@@ -305,7 +300,7 @@ class Supervisor:
                 self.ended.append((trial.marker, time.monotonic() + LEFTOVER_SWEEP))
                 self.sweep()
             if failed:  # exec failed: the command never ran
-                errno_ = int(failed or 0)
+                errno_ = int(failed)
                 what = os.strerror(errno_) if errno_ else "unknown error"
                 argv0 = trial.argv0
                 if errno_ == 2:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from .errors import HptError
@@ -111,13 +110,6 @@ def warm_start_line(result: JobResult) -> str | None:
     return f"warm start ({ws['type']}): {ws['observations']} observations from " + ", ".join(parts)
 
 
-def trials_table(result: JobResult) -> Table:
-    """Every trial, best first, every column (``hpt show --wide``); see :mod:`hpt.trials_view`."""
-    from .trials_view import trials_view
-
-    return trials_view(result, wide=True).table
-
-
 def best_output(result: JobResult, form: str) -> str:
     """``hpt best``: the best hyperparameters as JSON, YAML or command-line arguments, or the
     best trial's exact command line (``argv``, shell-quoted) or the environment hpt gave it
@@ -155,7 +147,6 @@ def best_output(result: JobResult, form: str) -> str:
 
 def job_line(path: Path) -> dict[str, Any]:
     """One row of ``hpt list``: a job that cannot be read is listed as such, with the reason."""
-    from .errors import HptError
     from .paths import runner_gone
 
     try:

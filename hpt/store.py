@@ -271,6 +271,10 @@ class _Connection:
             self._conn.close()
 
 
+_INSERT_POINTS = "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)"
+_SET_PROCESS = "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?"
+
+
 class Store:
     """A job's database. Use :meth:`create` or :meth:`open`; one writer (the runner) at a time."""
 
@@ -612,7 +616,7 @@ class Store:
 
         ``create=(params, info)`` creates the trial (with id ``trial_id``, the next one) in the
         same transaction; ``launch`` (``argv``, ``env``, ``slot``, ``devices``) records what
-        the attempt is started with, as :meth:`record_launch` does.
+        the attempt is started with (``hpt best --format argv|env``, ``hpt show``).
         """
         now = time.time()
         with self._tx() as c:
@@ -639,30 +643,6 @@ class Store:
                 self._write_launch(c, trial_id, attempt, **launch)
             self._event(c, trial_id, "started", f"attempt {attempt}")
         return attempt
-
-    def set_process(
-        self, trial_id: int, attempt: int, pid: int | None, pgid: int | None, host: str | None
-    ) -> None:
-        with self._tx() as c:
-            c.execute(
-                "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
-                (pid, pgid, host, trial_id, attempt),
-            )
-
-    def record_launch(
-        self,
-        trial_id: int,
-        attempt: int,
-        *,
-        argv: Iterable[str],
-        env: dict[str, str],
-        slot: int | None = None,
-        devices: Iterable[str] | None = None,
-    ) -> None:
-        """What an attempt was started with: its exact argv, the environment hpt added, its
-        slot and its devices (``hpt best --format argv|env``, ``hpt show``)."""
-        with self._tx() as c:
-            self._write_launch(c, trial_id, attempt, argv=argv, env=env, slot=slot, devices=devices)
 
     def _write_launch(self, c, trial_id: int, attempt: int, *, argv, env, slot=None, devices=None) -> None:
         if not self._launch_columns:
@@ -692,28 +672,15 @@ class Store:
             return
         with self._tx() as c:
             if rows:
-                c.executemany(
-                    "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                c.executemany(_INSERT_POINTS, rows)
             if procs:
-                c.executemany(
-                    "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
-                    procs,
-                )
+                c.executemany(_SET_PROCESS, procs)
 
     def add_points(
         self, trial_id: int, attempt: int, points: Iterable[tuple[str, int, float, float]]
     ) -> None:
         """Metric points ``(name, step, value, time)`` of a running attempt."""
-        rows = [(trial_id, attempt, n, s, _real(v), t) for n, s, v, t in points]
-        if not rows:
-            return
-        with self._tx() as c:
-            c.executemany(
-                "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        self.save_progress((trial_id, attempt, *p) for p in points)
 
     def update_info(self, trial_id: int, info: dict[str, Any]) -> None:
         """Replace a trial's strategy bookkeeping (refused once the trial is finished)."""
@@ -753,15 +720,9 @@ class Store:
         with self._tx() as c:
             self._check_open(c, trial_id)
             if rows:
-                c.executemany(
-                    "INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                c.executemany(_INSERT_POINTS, rows)
             if process is not None:
-                c.execute(
-                    "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?",
-                    (*process, trial_id, attempt),
-                )
+                c.execute(_SET_PROCESS, (*process, trial_id, attempt))
             c.execute(
                 "UPDATE attempts SET state = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ? AND attempt = ?",
                 (attempt_state, now, exit_code, attempt_reason or reason, trial_id, attempt),
