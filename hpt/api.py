@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .errors import JobNotFoundError, UsageError
 from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
-from .reporting import QuietReporter, Reporter, Sheltered
+from .reporting import Console, QuietReporter, Reporter, Sheltered
 from .trial import (
     IN_PROGRESS,
     JOB_COMPLETED,
@@ -289,7 +289,7 @@ def _reporter(reporter: Reporter | None, quiet: bool, report: bool = False) -> R
         if quiet:
             reporter = QuietReporter()
         else:
-            from .progress import Console, make_reporter
+            from .progress import make_reporter
 
             reporter = make_reporter(Console(stderr=True, highlight=False, soft_wrap=True))
     # Output that goes away (a closed pipe or terminal) silences the progress, not the job.

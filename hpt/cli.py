@@ -20,8 +20,7 @@ import typer
 from . import __version__
 from .api import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .errors import HptError, JobNotFoundError, SpecError, UsageError
-from .progress import Console
-from .reporting import OutputClosed
+from .reporting import Console, OutputClosed
 
 app = typer.Typer(
     name="hpt",

@@ -22,7 +22,6 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from rich.console import Console as _RichConsole
 from rich.console import Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -30,19 +29,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .report import fmt
-from .reporting import OutputClosed, QuietReporter, RunView
+from .reporting import Console, QuietReporter, RunView
 from .trial import FAILED, INTERRUPTED, PENDING, STOPPED, WITH_OBJECTIVE, best_trial
 
 #: Seconds between two progress lines of one running trial (``--log-interval``).
 DEFAULT_LOG_INTERVAL = 30.0
-
-
-class Console(_RichConsole):
-    """A rich console that lets a closed pipe be the caller's business: rich's own handling
-    exits the process with code 1, which would end a job (or turn a success into a failure)."""
-
-    def on_broken_pipe(self) -> None:
-        raise OutputClosed("the reader of hpt's output went away")
 
 
 def _params(params: dict) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from rich.console import Console as _RichConsole
+
 from .trial import Trial
 
 
@@ -111,6 +113,14 @@ class OutputClosed(Exception):
     layer in between turns it into an exit of its own."""
 
 
+class Console(_RichConsole):
+    """A rich console that lets a closed pipe be the caller's business: rich's own handling
+    exits the process with code 1, which would end a job (or turn a success into a failure)."""
+
+    def on_broken_pipe(self) -> None:
+        raise OutputClosed("the reader of hpt's output went away")
+
+
 class Sheltered:
     """A reporter whose output may go away (a closed pipe, a terminal that was closed): the
     first error on writing silences it for good, and the job goes on without output."""
@@ -183,4 +193,13 @@ class TeeReporter:
         return forward
 
 
-__all__ = ["OutputClosed", "QuietReporter", "Reporter", "RunView", "RunningTrial", "Sheltered", "TeeReporter"]
+__all__ = [
+    "Console",
+    "OutputClosed",
+    "QuietReporter",
+    "Reporter",
+    "RunView",
+    "RunningTrial",
+    "Sheltered",
+    "TeeReporter",
+]
