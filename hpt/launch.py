@@ -10,14 +10,11 @@ raises :class:`~hpt.spec.render.TemplateError`; the runner records it as the tri
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 from pathlib import Path
 
 from .devices import Assignment
 from .executors.base import Launch
-from .executors.proc import make_dirs, open_new
+from .executors.proc import make_dirs, write_json
 from .paths import attempt_dir, trial_dir
 from .trial import Trial
 
@@ -30,12 +27,7 @@ def params_of(spec, trial: Trial) -> dict:
 def write_params(tdir: Path, params: dict) -> None:
     """``params.json``, written whole (a temporary file renamed into place), never through a link."""
     make_dirs(tdir, inside=tdir.parent.parent)
-    tmp = tdir / f".params.json.{os.getpid()}"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    with os.fdopen(open_new(tmp), "w") as f:
-        f.write(json.dumps(params, indent=2) + "\n")
-    os.replace(tmp, tdir / "params.json")
+    write_json(tdir / "params.json", params)
 
 
 def prepare(spec, jdir: Path, trial: Trial, attempt: int, assignment: Assignment | None = None) -> Launch:

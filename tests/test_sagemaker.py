@@ -226,6 +226,7 @@ sagemaker: {{channels: {{train: data, test: data}}}}
     written = json.loads((tdir / "input" / "config" / "hyperparameters.json").read_text())
     assert written["batch-size"] == "32" and written["flag"] == "true"
     assert gpu_count({"CUDA_VISIBLE_DEVICES": ""}) == 0 and gpu_count({"CUDA_VISIBLE_DEVICES": "2"}) == 1
+    assert gpu_count({"CUDA_VISIBLE_DEVICES": "0,-1,2"}) == 1  # CUDA stops at a negative id
 
 
 def test_script_mode_names_must_not_collide(tmp_path):

@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..metrics import MAX_LINE
 from .base import Event, Exited, Key, Launch, Output, Started
@@ -88,6 +89,17 @@ class LineSplitter:
 def open_new(path: Path) -> int:
     """A file descriptor for writing ``path`` afresh, never through a symbolic link."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON, written whole (a temporary file renamed into place), never
+    through a link."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    with os.fdopen(open_new(tmp), "w") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def make_dirs(path: Path, inside: Path | None = None) -> None:

@@ -10,13 +10,13 @@ JSON text (``"10"`` is 10, ``"true"`` is true, ``"rbf"`` stays a string), as the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from ..executors.proc import make_dirs, open_new
+from ..devices import parse_visible
+from ..executors.proc import make_dirs, write_json
 from ..spec.render import text_of
 
 HOST = "algo-1"
@@ -54,7 +54,7 @@ def gpu_count(env: dict[str, str]) -> int:
         if value is None and key == "CUDA_VISIBLE_DEVICES":
             value = os.environ.get(key)
         if value is not None:
-            return sum(1 for d in value.split(",") if d.strip() and not d.strip().startswith("-"))
+            return len(parse_visible(value))
     return 0
 
 
@@ -87,9 +87,9 @@ def script_mode_env(
     resource = {"current_host": HOST, "hosts": [HOST]}
     gpus, cpus = gpu_count(env), cpu_count()
     job_name = f"{spec.name}-{trial_id:03d}"
-    _write_json(config / "hyperparameters.json", texts)  # SageMaker writes every value as a string
-    _write_json(config / "resourceconfig.json", resource)
-    _write_json(config / "inputdataconfig.json", data_config)
+    write_json(config / "hyperparameters.json", texts)  # SageMaker writes every value as a string
+    write_json(config / "resourceconfig.json", resource)
+    write_json(config / "inputdataconfig.json", data_config)
     training_env = {
         "channel_input_dirs": channels,
         "current_host": HOST,
@@ -135,16 +135,6 @@ def script_mode_env(
     for name, path in channels.items():
         out["SM_CHANNEL_" + name.upper()] = path
     return out
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Written whole (a temporary file renamed into place), never through a link."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    with os.fdopen(open_new(tmp), "w") as f:
-        f.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 __all__ = ["decoded", "gpu_count", "hyperparameters", "script_mode_env"]
