@@ -69,6 +69,11 @@ class Context:
         parents ran under this job's conditions, which are not run again."""
         return {self.space.key(o.params) for o in self.prior if o.exact}
 
+    def taken(self) -> set[tuple]:
+        """:meth:`~hpt.space.Space.key` of every configuration this job has tried, and of those
+        :meth:`tried_before` it: what random draws do not repeat."""
+        return {self.space.key(t.params) for t in self.trials} | self.tried_before()
+
     def completed(self) -> list[Trial]:
         return [
             t

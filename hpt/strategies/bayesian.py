@@ -582,7 +582,7 @@ class BayesianSampler:
                 failed.append(t.params)
             else:
                 pending.append(t.params)
-        exclude = {self.space.key(t.params) for t in ctx.trials} | ctx.tried_before()
+        exclude = ctx.taken()
         return self.gp.suggest(
             obs,
             pending=pending,

@@ -286,10 +286,7 @@ class ModelBasedProposer:
         if params is not None:
             params.pop(self.RESOURCE, None)
         space = self.space
-        if params is None or (
-            space.is_discrete
-            and space.key(params) in {space.key(t.params) for t in ctx.trials} | ctx.tried_before()
-        ):
+        if params is None or (space.is_discrete and space.key(params) in ctx.taken()):
             # The model's space (with a continuous resource) is never exhausted, so in a discrete
             # space a configuration already tried goes to random search, which draws an unseen
             # one or ends the job when none is left.

@@ -26,7 +26,7 @@ class RandomSampler:
         tid = ctx.next_trial_id
         if not space.is_discrete:
             return Suggestion(self.draw(ctx.seed, tid))
-        seen = {space.key(t.params) for t in ctx.trials} | ctx.tried_before()
+        seen = ctx.taken()
         size = space.cardinality
         if len(seen) >= size:
             return None
