@@ -106,10 +106,11 @@ class Param:
         if self.kind == CATEGORICAL:
             return "categorical [" + ", ".join(self.values) + "]"
         how = self.scaling if self.requested_scaling != AUTO else f"{self.scaling} (auto)"
-        return f"{self.kind} [{_num(self.low)}, {_num(self.high)}] {how}"
+        return f"{self.kind} [{number_text(self.low)}, {number_text(self.high)}] {how}"
 
 
-def _num(x: float) -> str:
+def number_text(x: float) -> str:
+    """A bound as a user would write it: ``3``, ``0.001``, ``1e-06``."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 

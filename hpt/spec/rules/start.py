@@ -13,14 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...space import CATEGORICAL, CONTINUOUS, INTEGER, Space
+from ...space import CATEGORICAL, CONTINUOUS, INTEGER, Space, number_text
 from ..model import WARM_START_TYPES, InitialPoint, Limits, WarmStart
 from ..schema_errors import suggest
 from .context import Context, is_number
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
 def build_initial_points(
@@ -92,7 +88,9 @@ def _check_value(ctx: Context, path: tuple, p, v: Any) -> Any:
         return None
     for key, bad, word in (("min", v < p.low, "below"), ("max", v > p.high, "above")):
         if bad:
-            bound = ctx.doc.texts.get(("parameters", p.name, key)) or _num(p.low if key == "min" else p.high)
+            bound = ctx.doc.texts.get(("parameters", p.name, key)) or number_text(
+                p.low if key == "min" else p.high
+            )
             ctx.error(path, f"{text} is {word} {key} {bound}")
             return None
     return int(v) if p.kind == INTEGER else float(v) if p.kind == CONTINUOUS else v
