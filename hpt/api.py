@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .errors import JobNotFoundError, UsageError
-from .paths import check_name, default_runs_dir, job_dir, runner_gone, trial_dir
+from .paths import check_name, default_runs_dir, job_dir, job_reason, trial_dir
 from .reporting import Console, QuietReporter, Reporter, Sheltered
 from .trial import (
     IN_PROGRESS,
@@ -180,9 +180,7 @@ def result_of(store, spec) -> JobResult:
     last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
     jdir = store.dir.resolve()
     best = best_trial(trials, spec.objective.maximize)
-    reason = job.end_reason
-    if runner_gone(jdir, job.status):
-        reason = f"interrupted: no runner (hpt resume {job.name})"
+    reason = job_reason(jdir, job.name, job.status, job.end_reason)
     return JobResult(
         name=job.name,
         status=job.status,

@@ -20,7 +20,9 @@ import typer
 from . import __version__
 from .api import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .errors import HptError, JobNotFoundError, SpecError, UsageError
+from .paths import NO_RUNNER, job_reason
 from .reporting import Console, OutputClosed
+from .trial import IN_PROGRESS
 
 app = typer.Typer(
     name="hpt",
@@ -334,10 +336,13 @@ def stop(
         raise JobNotFoundError(f"no job named {job!r} in {_runs_dir(runs_dir)} (see `hpt list`)")
     lock = JobLock(jdir)
     if not lock.held_by_other():
-        from . import api
-
-        result = api.load(job, runs_dir=_runs_dir(runs_dir))
-        why = f": {result.reason}" if result.status == "InProgress" and result.reason else ""
+        store = Store.open(jdir, readonly=True)
+        try:
+            row = store.job()
+        finally:
+            store.close()
+        reason = job_reason(jdir, row.name, row.status, row.end_reason)
+        why = f": {reason}" if row.status == IN_PROGRESS and reason else ""
         _err().print(f"job {job} is not running{why}", markup=False)
         raise typer.Exit(EXIT_FAILED)
     store = Store.open(jdir)
@@ -493,7 +498,7 @@ def list_(
         )
     for r in rows:
         status = r["status"]
-        if status == "Unreadable" or (r["reason"] or "").startswith("interrupted: no runner"):
+        if status == "Unreadable" or (r["reason"] or "").startswith(NO_RUNNER):
             status += f" ({r['reason']})"
         table.add_row(
             r["job"],

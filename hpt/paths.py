@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from .errors import UsageError
+from .trial import IN_PROGRESS
 
 DB_NAME = "job.db"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
@@ -50,9 +51,12 @@ def list_jobs(runs_dir: Path) -> list[Path]:
     return sorted(p for p in runs_dir.iterdir() if (p / DB_NAME).is_file() and NAME_RE.fullmatch(p.name))
 
 
+NO_RUNNER = "interrupted: no runner"
+
+
 def runner_gone(jdir: Path, status: str) -> bool:
     """A job in progress whose lock no process holds: its runner died or was killed."""
-    if status != "InProgress":
+    if status != IN_PROGRESS:
         return False
     from .store import JobLock
 
@@ -60,3 +64,9 @@ def runner_gone(jdir: Path, status: str) -> bool:
         return not JobLock(jdir).held_by_other()
     except OSError:
         return False
+
+
+def job_reason(jdir: Path, name: str, status: str, end_reason: str | None) -> str | None:
+    """The reason shown for a job: the one recorded, or, for a job in progress that no runner
+    holds, that it was interrupted and how to go on."""
+    return f"{NO_RUNNER} (hpt resume {name})" if runner_gone(jdir, status) else end_reason

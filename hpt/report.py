@@ -147,7 +147,7 @@ def best_output(result: JobResult, form: str) -> str:
 
 def job_line(path: Path) -> dict[str, Any]:
     """One row of ``hpt list``: a job that cannot be read is listed as such, with the reason."""
-    from .paths import runner_gone
+    from .paths import job_reason
 
     try:
         store = Store.open(path)
@@ -162,9 +162,7 @@ def job_line(path: Path) -> dict[str, Any]:
         store.close()
     maximize = (job.spec.get("objective") or {}).get("type") == "maximize"
     best = best_trial(trials, maximize)
-    reason = job.end_reason
-    if runner_gone(path, job.status):
-        reason = f"interrupted: no runner (hpt resume {job.name})"
+    reason = job_reason(path, job.name, job.status, job.end_reason)
     return {
         "job": job.name,
         "status": job.status,
