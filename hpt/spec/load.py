@@ -42,6 +42,8 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(
             str(p), [Problem("", None, None, f"cannot read the spec: {exc.strerror or exc}")]
         ) from None
+    if len(raw) > MAX_SPEC_BYTES:  # before decoding: the cut may split a character
+        raise SpecError(str(p), [_too_large(len(raw))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -49,8 +51,6 @@ def load_spec(path: str | Path) -> Spec:
             str(p),
             [Problem("", None, None, f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})")],
         ) from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(str(p), [_too_large(len(raw))])
     return parse_spec(text, source=str(p), base_dir=p.resolve().parent)
 
 
