@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..errors import DependencyError, HptError
 from .base import Event, Exited, Key, Launch, Output, Started
-from .proc import CappedLog, StopSignal, make_dirs, run_attempt
+from .proc import CappedLog, StopSignal, make_attempt_dir, run_attempt
 
 INSTALL = "pip install 'hpt[dask]'"
 #: Output streamed back per attempt before only metric lines are sent (the worker's own log
@@ -308,7 +308,7 @@ class DaskExecutor:
         if stream not in att.logs:
             path = Path(att.launch.log_dir)
             try:
-                make_dirs(path, inside=path.parents[2] if len(path.parents) > 2 else None)
+                make_attempt_dir(path)
                 att.logs[stream] = CappedLog(path / f"{stream}.log")
             except OSError:
                 att.logs[stream] = None  # no log here; the worker keeps its own copy

@@ -114,6 +114,11 @@ def make_dirs(path: Path, inside: Path | None = None) -> None:
             p = p.parent
 
 
+def make_attempt_dir(path: Path) -> None:
+    """An attempt's directory (``JOB/trials/NNNN/attempt-N``), with no link below the job's."""
+    make_dirs(path, inside=path.parents[2] if len(path.parents) > 2 else None)
+
+
 class CappedLog:
     """A log file that keeps the first ``head`` bytes and the last ``tail`` bytes.
 
@@ -387,7 +392,7 @@ class AttemptIO:
         k = _key(launch.key)
         log_dir = Path(launch.log_dir)
         try:
-            make_dirs(log_dir, inside=log_dir.parents[2] if len(log_dir.parents) > 2 else None)
+            make_attempt_dir(log_dir)
             logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
         except OSError as exc:
             error = f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}"
