@@ -275,14 +275,17 @@ class Supervisor:
 
     # ---- processes
 
-    def reap(self) -> None:
+    def reap(self) -> bool:
+        """Reap the trials that exited, stop what they left, and report them; whether any were
+        (the sweep for their leftovers has then run)."""
+        done = []
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             trial = self.trials.pop(pid, None)
             if trial is None:
                 continue  # an orphan re-parented here, now gone
@@ -298,22 +301,28 @@ class Supervisor:
             _killpg(pid, signal.SIGKILL)
             if trial.marker:
                 self.ended.append((trial.marker, time.monotonic() + LEFTOVER_SWEEP))
-                self.sweep()
-            if failed:  # exec failed: the command never ran
-                errno_ = int(failed)
-                what = os.strerror(errno_) if errno_ else "unknown error"
-                argv0 = trial.argv0
-                if errno_ == 2:
-                    self.send(ev="error", key=trial.key, message=f"command not found: {argv0}", notfound=True)
-                elif errno_ == 13:
-                    message = f"permission denied: {argv0} is not executable"
-                    self.send(ev="error", key=trial.key, message=message, notfound=False)
-                else:
-                    self.send(
-                        ev="error", key=trial.key, message=f"cannot start {argv0}: {what}", notfound=False
-                    )
-                continue
-            self.send(ev="exit", key=trial.key, code=code, signalled=trial.signalled, time=time.time())
+            done.append((trial, code, failed))
+        if not done:
+            return False
+        self.sweep()  # once for every trial reaped here, before any is reported
+        for trial, code, failed in done:
+            self.report_exit(trial, code, failed)
+        return True
+
+    def report_exit(self, trial: Trial, code: int, failed: bytes) -> None:
+        if failed:  # exec failed: the command never ran
+            errno_ = int(failed)
+            what = os.strerror(errno_) if errno_ else "unknown error"
+            argv0 = trial.argv0
+            if errno_ == 2:
+                self.send(ev="error", key=trial.key, message=f"command not found: {argv0}", notfound=True)
+            elif errno_ == 13:
+                message = f"permission denied: {argv0} is not executable"
+                self.send(ev="error", key=trial.key, message=message, notfound=False)
+            else:
+                self.send(ev="error", key=trial.key, message=f"cannot start {argv0}: {what}", notfound=False)
+            return
+        self.send(ev="exit", key=trial.key, code=code, signalled=trial.signalled, time=time.time())
 
     def sweep(self) -> None:
         """Leftovers of ended trials that showed up since (re-parented after their parent died)."""
@@ -395,8 +404,8 @@ def main() -> int:
                 supervisor.begin_shutdown()
             else:
                 supervisor.handle(json.loads(data), fds)
-        supervisor.reap()
-        supervisor.sweep()
+        if not supervisor.reap():
+            supervisor.sweep()
     for pid in _everything():
         _kill(pid, signal.SIGKILL)
     supervisor.reap()
