@@ -86,7 +86,7 @@ class LogReporter(QuietReporter):
     # ---- the reporter protocol
 
     def note(self, text: str) -> None:
-        self._emit("note", text, message=text)
+        self._emit("note", text)
 
     def begin(self, run: RunView) -> None:
         spec = run.spec
@@ -136,26 +136,16 @@ class LogReporter(QuietReporter):
         metric = run.spec.objective.metric
         first = key not in self._pointed
         self._pointed.add(key)
+        where = {"trial": trial.id, "attempt": trial.attempts, "metric": metric, "step": step}
         if first or self.interval == 0:
             self._last[key] = run.now()
-            self._emit(
-                "trial_point",
-                f"trial {trial.id} {'first ' if first else ''}{metric}={fmt(value)} at step {step}",
-                trial=trial.id,
-                attempt=trial.attempts,
-                metric=metric,
-                step=step,
-                value=_number(value),
-                first=first,
-            )
+            text = f"trial {trial.id} {'first ' if first else ''}{metric}={fmt(value)} at step {step}"
+            self._emit("trial_point", text, **where, value=_number(value), first=first)
         if decision is not None:
             self._emit(
                 "trial_rung",
                 f"trial {trial.id} continues at {decision}",
-                trial=trial.id,
-                attempt=trial.attempts,
-                metric=metric,
-                step=step,
+                **where,
                 rung=decision.rung,
                 bracket=decision.bracket,
                 value=_number(decision.value),
