@@ -175,9 +175,12 @@ def result_of(store, spec) -> JobResult:
     """The :class:`JobResult` of an open store, read now."""
     from .warmstart import summary
 
-    job = store.job()
-    trials = tuple(store.trials())
-    last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
+    with store.reading():  # one state of the job, even while a runner writes it
+        job = store.job()
+        trials = tuple(store.trials())
+        last_attempts = {a.trial_id: a for a in store.attempts()}  # in attempt order: the latest wins
+        metrics = store.final_points()
+        prior = store.prior() if spec.warm_start is not None else None
     jdir = store.dir.resolve()
     best = best_trial(trials, spec.objective.maximize)
     reason = job_reason(jdir, job.name, job.status, job.end_reason)
@@ -202,8 +205,8 @@ def result_of(store, spec) -> JobResult:
         job_dir=jdir,
         random_seed=job.seed,
         last_attempts=last_attempts,
-        metrics=store.final_points(),
-        warm_start=summary(spec, store.prior()) if spec.warm_start is not None else None,
+        metrics=metrics,
+        warm_start=summary(spec, prior) if prior is not None else None,
     )
 
 
@@ -363,7 +366,6 @@ def resume(
     """Continue a job after a crash, Ctrl-C or ``hpt stop``; raise its limits to extend it.
     ``quiet``, ``reporter`` and ``report`` as for :func:`run`. The GPUs are found again: a
     resumed job may run on other devices."""
-    from . import devices as dev
     from .jobs import reopen
 
     store, spec, overrides = reopen(
@@ -372,8 +374,7 @@ def resume(
         {"max_jobs": max_jobs, "max_parallel_jobs": max_parallel_jobs, "max_runtime": max_runtime},
     )
     try:
-        plan = dev.plan(spec, executor)
-        execute(store, spec, overrides, _reporter(reporter, quiet, report), executor, address, plan)
+        execute(store, spec, overrides, _reporter(reporter, quiet, report), executor, address)
         return result_of(store, spec)
     finally:
         store.close()

@@ -372,8 +372,8 @@ def delete(
     from .jobs import delete_job
 
     runs = _runs_dir(runs_dir)
-    result = load(job, runs_dir=runs)  # an unknown job is an error before any question
     if not yes:
+        result = load(job, runs_dir=runs)  # an unknown job is an error before any question
         if not sys.stdin.isatty():
             raise UsageError(f"not deleting job {job!r} without --yes (standard input is not a terminal)")
         if not typer.confirm(
