@@ -174,10 +174,14 @@ class MetricParser:
             for name, pattern, group, wide, wide_group in self._metrics:
                 points += self._match(line, name, pattern, group, wide, wide_group)
             return points
-        with self._guard.timing(line):
+        guard = self._guard
+        guard.arm(line)  # a plain call, not a context manager: this runs for every line
+        try:
             for name, pattern, group, wide, wide_group in self._metrics:
-                self._guard.metric = name
+                guard.metric = name
                 points += self._match(line, name, pattern, group, wide, wide_group)
+        finally:
+            guard.disarm()
         return points
 
     def _match(self, line, name, pattern, group, wide, wide_group) -> list[tuple]:
@@ -200,6 +204,8 @@ class MetricParser:
             for m in wide.finditer(line):
                 if m.start(wide_group) not in starts:
                     found.append((m.start(wide_group), m.group(wide_group) or "", m, wide))
+        if not found:
+            return []
         found.sort(key=lambda f: f[0])
         points = []
         for _, text, m, regex in found:

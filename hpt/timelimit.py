@@ -10,7 +10,6 @@ line always does); elsewhere there is none.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 
@@ -65,17 +64,15 @@ class MatchTimer:
     def guard(self) -> MatchTimer | None:
         return self if self.active else None
 
-    @contextlib.contextmanager
-    def timing(self, line: str):
-        """The time limit over the matching of one line."""
+    def arm(self, line: str) -> None:
+        """Start the time limit over the matching of ``line``; :meth:`disarm` ends it."""
         self._line = line
         self._armed = True
         signal.setitimer(signal.ITIMER_VIRTUAL, self.limit)
-        try:
-            yield
-        finally:
-            self._armed = False
-            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+
+    def disarm(self) -> None:
+        self._armed = False
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
 
 __all__ = ["MATCH_LIMIT", "MatchTimer", "RegexTimeout"]
