@@ -55,15 +55,10 @@ OTHER_STATIC = "other static values"
 
 def _positions(spec: Spec):
     """``where(path) -> (line, col)`` in the spec's text (None, None without one)."""
-    if not spec.text:
-        return lambda path: (None, None)
-    from .spec.yamlio import YamlLoadError, load
+    from .spec.yamlio import load_valid
 
-    try:
-        doc = load(spec.text, spec.source)
-    except YamlLoadError:
-        return lambda path: (None, None)
-    return doc.where
+    doc = load_valid(spec.text, spec.source)
+    return doc.where if doc is not None else lambda path: (None, None)
 
 
 def collect(spec: Spec, runs_dir: Path) -> list[PriorRow]:

@@ -550,14 +550,10 @@ def _flatten(tree: Any, prefix: str = "") -> list[str]:
 
 def _spec_texts(text: str | None):
     """The scalar texts of a spec's YAML (for bounds exactly as written), or an empty map."""
-    if not text:
-        return {}
-    from ..spec.yamlio import YamlLoadError, load
+    from ..spec.yamlio import load_valid
 
-    try:
-        return load(text).texts
-    except YamlLoadError:
-        return {}
+    doc = load_valid(text)
+    return doc.texts if doc is not None else {}
 
 
 def _bound(p, key: str, texts: dict) -> str:

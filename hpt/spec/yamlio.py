@@ -228,3 +228,14 @@ def load(text: str, source: str = "<spec>") -> Document:
     if problems:
         raise YamlLoadError(problems)
     return doc
+
+
+def load_valid(text: str | None, source: str = "<spec>") -> Document | None:
+    """The document of a spec's text that was validated before (positions and texts for later
+    messages), or None without a text or when it no longer parses."""
+    if not text:
+        return None
+    try:
+        return load(text, source)
+    except YamlLoadError:
+        return None
