@@ -7,6 +7,7 @@ or wrong usage, 130 the job was interrupted or stopped (it can be resumed).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -842,10 +843,7 @@ def _json_error(message: str, code: int, problems=None) -> None:
     """With ``-o json`` a failure is still one JSON document on stdout, for CI to parse."""
     doc: dict = {"error": message, "exit_code": code}
     if problems is not None:
-        doc["problems"] = [
-            {"path": p.path, "line": p.line, "col": p.col, "message": p.message, "severity": p.severity}
-            for p in problems
-        ]
+        doc["problems"] = [dataclasses.asdict(p) for p in problems]
     with contextlib.suppress(OSError, OutputClosed):
         print(json.dumps(doc, indent=2), flush=True)
 

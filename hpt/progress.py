@@ -359,7 +359,8 @@ class RichReporter(PlainReporter):
             table.add_column("step", justify="right")
             table.add_column(spec.objective.metric, justify="right")
             table.add_column("time", justify="right")
-            if any(r.devices for r in running):
+            gpus = any(r.devices for r in running)
+            if gpus:
                 table.add_column("gpus")
             table.add_column("hyperparameters", overflow="ellipsis", no_wrap=True)
             for r in running:
@@ -370,7 +371,7 @@ class RichReporter(PlainReporter):
                     fmt(value) if value is not None else "",
                     duration(now - r.started),
                 ]
-                if any(x.devices for x in running):
+                if gpus:
                     cells.append(",".join(r.devices))
                 table.add_row(*cells, _params(r.trial.params))
             lines.append(table)
