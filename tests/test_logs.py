@@ -78,6 +78,16 @@ def _first_lines(proc: subprocess.Popen, timeout: float) -> bytes:
     return data
 
 
+def _ended(proc: subprocess.Popen, timeout: float, what: str) -> tuple[bytes, bytes]:
+    """``proc.communicate``, failing with what did not end (and what it said) when it hangs."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(
+            f"{what} did not end within {timeout} s: {exc.stdout!r} {exc.stderr!r}"
+        ) from None
+
+
 def _follow(env, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hpt", "logs", *args],
@@ -129,16 +139,16 @@ def test_views_of_a_running_job(tmp_path):
         # Ctrl-C while following: exit 130, quietly.
         assert _first_lines(interrupted, 30).startswith(b"step=")
         interrupted.send_signal(signal.SIGINT)
-        _, err = interrupted.communicate(timeout=30)
+        _, err = _ended(interrupted, 30, "hpt logs -f after Ctrl-C")
         assert interrupted.returncode == 130 and err == b""
 
         gate.touch()
-        out, err = follow.communicate(timeout=60)  # ends by itself when the trial ends
+        out, err = _ended(follow, 60, "hpt logs --follow after the trial")  # ends with the trial
         assert follow.returncode == 0, err
         lines = (first + out).decode().splitlines()
         assert [line.split()[0] for line in lines] == [f"step={i}" for i in range(1, 7)]
         assert _attempt_state(jdir, 1) == "completed"
-        _, err = run.communicate(timeout=120)
+        _, err = _ended(run, 120, "hpt run --report after its one trial")
         assert run.returncode == 0, err.decode()
     finally:
         for p in procs:
