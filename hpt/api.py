@@ -17,7 +17,7 @@ import contextlib
 import io
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -462,10 +462,12 @@ def logs(
     follow: bool = False,
     out: BinaryIO | None = None,
     runs_dir: str | Path | None = None,
+    interrupted: Callable[[], bool] | None = None,
 ) -> int:
     """Copy a trial's output (stdout, or ``stderr``) to the binary stream ``out`` (default:
     standard output); ``attempt`` defaults to the latest. ``follow``: keep copying what it
-    prints until the attempt ends. Returns the bytes copied."""
+    prints until the attempt ends, or until ``interrupted()`` is true. Returns the bytes
+    copied."""
     import sys
 
     from . import logs as trial_logs
@@ -477,6 +479,7 @@ def logs(
             out if out is not None else sys.stdout.buffer,
             follow=follow,
             running=lambda: trial_logs.attempt_running(store, log.trial_id, log.attempt),
+            interrupted=interrupted,
         )
 
 

@@ -597,7 +597,31 @@ def logs(
     """
     from . import api
 
-    api.logs(job, trial, attempt=attempt, stderr=stderr, follow=follow, runs_dir=_runs_dir(runs_dir))
+    if not follow:
+        api.logs(job, trial, attempt=attempt, stderr=stderr, runs_dir=_runs_dir(runs_dir))
+        return
+    import signal
+    import threading
+
+    # Ctrl-C sets a flag the loop checks, rather than raising wherever it lands: a
+    # KeyboardInterrupt raised inside a finalizer (a closing SQLite cursor) is swallowed, and
+    # following would go on.
+    ctrl_c = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: ctrl_c.set())
+    try:
+        api.logs(
+            job,
+            trial,
+            attempt=attempt,
+            stderr=stderr,
+            follow=True,
+            runs_dir=_runs_dir(runs_dir),
+            interrupted=ctrl_c.is_set,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if ctrl_c.is_set():
+        raise typer.Exit(EXIT_INTERRUPTED)
 
 
 @app.command("check-metrics")

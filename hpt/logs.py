@@ -78,9 +78,10 @@ def stream(
     follow: bool = False,
     running: Callable[[], bool] | None = None,
     poll: float = POLL,
+    interrupted: Callable[[], bool] | None = None,
 ) -> int:
     """Copy the log to ``out``; with ``follow``, keep copying while ``running()`` is true, and
-    what is left once it is not. Returns the bytes copied.
+    what is left once it is not, or until ``interrupted()``. Returns the bytes copied.
 
     A log that does not exist yet is empty while the attempt runs (its process is starting).
     """
@@ -103,7 +104,7 @@ def stream(
                     f"no output recorded for trial {log.trial_id} attempt {log.attempt} ({log.path} is missing)"
                 ) from None
         out.flush()
-        if not alive:
+        if not alive or (interrupted is not None and interrupted()):
             return copied
         time.sleep(poll)
 
