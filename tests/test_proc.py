@@ -208,3 +208,38 @@ def test_stop_signal_after_close_writes_nowhere():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_stop_right_after_a_start_is_not_overtaken_by_it(tmp_path):
+    """The local executor starts attempts in its own thread: a stop asked for before that thread
+    has started the attempt still stops it, and a kill of everything still kills it."""
+    from hpt.executors.local import LocalExecutor
+
+    events: queue.Queue = queue.Queue()
+    ex = LocalExecutor(events)
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    try:
+        for i, how in ((1, "stop"), (2, "kill_all")):
+            launch = Launch(
+                trial_id=i,
+                attempt=1,
+                argv=(sys.executable, "-c", code),
+                env={},
+                cwd=str(tmp_path),
+                log_dir=str(tmp_path / f"t{i}"),
+                grace=0.5,
+            )
+            t0 = time.monotonic()
+            ex.start(launch)
+            ex.stop(launch.key) if how == "stop" else ex.kill_all()
+            deadline = time.monotonic() + 30
+            ended = None
+            while ended is None and time.monotonic() < deadline:
+                e = events.get(timeout=max(deadline - time.monotonic(), 0.01))
+                if isinstance(e, Exited) and e.key == launch.key:
+                    ended = e
+            assert ended is not None, f"trial {i} ({how}) did not end"
+            assert ended.exit_code in (-15, -9) or ended.error, ended
+            assert time.monotonic() - t0 < 20
+    finally:
+        ex.close()

@@ -24,6 +24,7 @@ import re
 import select
 import selectors
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -86,37 +87,64 @@ class LineSplitter:
         return []
 
 
-def open_new(path: Path) -> int:
-    """A file descriptor for writing ``path`` afresh, never through a symbolic link."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+def open_new(path: str | Path, exclusive: bool = False) -> int:
+    """A file descriptor for writing ``path`` afresh, never through a symbolic link
+    (``exclusive``: a file that must not exist yet)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags | (os.O_EXCL if exclusive else os.O_TRUNC), 0o644)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """``data`` as indented JSON, written whole (a temporary file renamed into place), never
-    through a link."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    with os.fdopen(open_new(tmp), "w") as f:
-        f.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+def write_json(path: str | Path, data: Any, new: bool = False) -> None:
+    """``data`` as indented JSON, written whole, never through a link: in a temporary file
+    renamed into place, or (``new``: in a directory just made, where nothing reads it yet)
+    straight into a file that must not exist."""
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    path = os.fspath(path)
+    if new:
+        target = path
+    else:
+        head, name = os.path.split(path)
+        target = os.path.join(head, f".{name}.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
+    fd = open_new(target, exclusive=True)
+    try:
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    if not new:
+        os.replace(target, path)
 
 
-def make_dirs(path: Path, inside: Path | None = None) -> None:
+def make_dirs(path: str | Path, inside: str | Path | None = None) -> bool:
     """``mkdir -p`` that refuses a symbolic link in ``path`` below ``inside`` (what hpt writes
-    stays in the job's directory)."""
-    path.mkdir(parents=True, exist_ok=True)
+    stays in the job's directory). Returns whether ``path`` itself was made here (so it is
+    empty)."""
+    path = os.fspath(path)
+    try:
+        os.mkdir(path)
+        made = True
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return make_dirs(path, inside)
+    except FileExistsError:
+        made = False
     if inside is not None:
-        p = path
-        while p != inside and inside in p.parents:
-            if p.is_symlink():
-                raise OSError(errno.ELOOP, "a symbolic link in the job directory", str(p))
-            p = p.parent
+        stop = os.fspath(inside).rstrip(os.sep) + os.sep
+        p = path if not made else os.path.dirname(path)  # one just made is no link
+        while p.startswith(stop):
+            if stat.S_ISLNK(os.lstat(p).st_mode):
+                raise OSError(errno.ELOOP, "a symbolic link in the job directory", p)
+            p = os.path.dirname(p)
+    return made
 
 
-def make_attempt_dir(path: Path) -> None:
+def make_attempt_dir(path: str | Path) -> bool:
     """An attempt's directory (``JOB/trials/NNNN/attempt-N``), with no link below the job's."""
-    make_dirs(path, inside=path.parents[2] if len(path.parents) > 2 else None)
+    path = os.fspath(path)
+    return make_dirs(path, inside=os.path.dirname(os.path.dirname(os.path.dirname(path))))
 
 
 class CappedLog:
@@ -128,7 +156,7 @@ class CappedLog:
     and the log says where it was cut.
     """
 
-    def __init__(self, path: Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
+    def __init__(self, path: str | Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
         self._f = os.fdopen(open_new(path), "wb", buffering=0)
         self.head, self.tail = head, tail
         self.written = 0
@@ -295,8 +323,9 @@ class AttemptIO:
 
     :meth:`start_supervisor` and :meth:`step` must be called by one thread, which outlives the
     supervisor (the supervisor is told of that thread's end); :meth:`add`, :meth:`stop` and
-    :meth:`kill_all` may be called from any thread once the supervisor runs: an attempt is
-    started by the thread that adds it, with no hand-over.
+    :meth:`kill_all` may be called from any thread: they queue the request, and that thread
+    carries it out in order (so the caller never waits for an attempt's directory and logs to
+    be made, and a stop never overtakes the start it stops).
     """
 
     def __init__(self, emit: Callable[[Event], None]):
@@ -310,40 +339,32 @@ class AttemptIO:
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
+        self._requests: deque[tuple[str, Any]] = deque()  # (op, launch or key), in order
         self._closed = False
 
     # ---- any thread
 
     def add(self, launch: Launch) -> None:
-        self._start(launch)
+        self._queue("start", launch)
 
     def stop(self, key) -> None:
-        self._request("stop", _key(key))
+        self._queue("stop", _key(key))
 
     def kill_all(self) -> None:
-        with self._lock:
-            keys = list(self._attempts)
-        for k in keys:
-            self._request("kill", k)
+        self._queue("kill_all", None)
 
     def stop_all(self) -> None:
-        with self._lock:
-            keys = list(self._attempts)
-        for k in keys:
-            self._request("stop", k)
-        self._wake()
+        self._queue("stop_all", None)
 
     @property
     def idle(self) -> bool:
         with self._lock:
-            return not self._attempts
+            return not self._attempts and not self._requests
 
-    def _request(self, op: str, k: str) -> None:
+    def _queue(self, op: str, what: Any) -> None:
         with self._lock:
-            running = k in self._attempts  # else it has ended already: nothing to stop
-        if running and self.supervisor is not None:
-            with contextlib.suppress(OSError):
-                self.supervisor.send({"op": op, "key": k})
+            self._requests.append((op, what))
+        self._wake()
 
     def _wake(self) -> None:
         with self._lock:  # never after close(): the fd number may belong to another file by then
@@ -355,7 +376,9 @@ class AttemptIO:
     # ---- the owning thread
 
     def step(self, timeout: float) -> None:
-        """Read what is ready (waiting up to ``timeout``), and emit."""
+        """Carry out the queued requests, read what is ready (waiting up to ``timeout``), and
+        emit."""
+        self._serve()
         for sk, _ in self._sel.select(timeout):
             what = sk.data
             if what == "wake":
@@ -366,7 +389,31 @@ class AttemptIO:
                 self._control()
             else:
                 self._read(*what)
+        self._serve()
         self._finish_ready()
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                if not self._requests:
+                    return
+                op, what = self._requests.popleft()
+            if op == "start":
+                self._start(what)
+            elif op in ("stop", "kill"):
+                self._send_to(op, what)
+            else:  # stop_all, kill_all: what runs now
+                with self._lock:
+                    keys = list(self._attempts)
+                for k in keys:
+                    self._send_to(op[:4], k)
+
+    def _send_to(self, op: str, k: str) -> None:
+        with self._lock:
+            a = self._attempts.get(k)
+        if a is not None and a.ended is None and self.supervisor is not None:  # else it has ended
+            with contextlib.suppress(OSError):
+                self.supervisor.send({"op": op, "key": k})
 
     def close(self, wait: bool = True) -> None:
         """Stop the supervisor (``wait``: until it has exited)."""
@@ -387,32 +434,37 @@ class AttemptIO:
         self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
 
     def _start(self, launch: Launch) -> None:
-        # Runs in the caller's thread (the runner's): it never emits itself, since the runner's
-        # queue may be full; what it learns goes through the owning thread.
         k = _key(launch.key)
-        log_dir = Path(launch.log_dir)
+        log_dir = launch.log_dir
         try:
             make_attempt_dir(log_dir)
-            logs = {stream: CappedLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
+            logs = {
+                stream: CappedLog(os.path.join(log_dir, f"{stream}.log")) for stream in ("stdout", "stderr")
+            }
         except OSError as exc:
             error = f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}"
             self._fail(k, _Attempt(launch, {}, {}), error)
             return
-        pipes = {stream: os.pipe2(os.O_CLOEXEC) for stream in ("stdout", "stderr")}
-        attempt = _Attempt(launch, logs, {stream: r for stream, (r, _w) in pipes.items()})
+        pipes: dict[str, tuple[int, int]] = {}
         try:
-            for stream, fd in attempt.reads.items():
-                self._sel.register(fd, selectors.EVENT_READ, (k, stream))
-        except (OSError, ValueError):  # closed: nothing reads here any more
-            for fd in attempt.reads.values():
-                with contextlib.suppress(KeyError, ValueError):
-                    self._sel.unregister(fd)
+            for stream in ("stdout", "stderr"):
+                pipes[stream] = os.pipe2(os.O_CLOEXEC)
+                self._sel.register(pipes[stream][0], selectors.EVENT_READ, (k, stream))
+        except (OSError, ValueError) as exc:  # out of descriptors
             for r, w in pipes.values():
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(r)
                 os.close(r)
                 os.close(w)
             for log in logs.values():
                 log.close(0)
-            raise
+            self._fail(
+                k,
+                _Attempt(launch, {}, {}),
+                f"cannot start the trial: {getattr(exc, 'strerror', None) or exc}",
+            )
+            return
+        attempt = _Attempt(launch, logs, {stream: r for stream, (r, _w) in pipes.items()})
         with self._lock:
             self._attempts[k] = attempt
         message = {
