@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .errors import JobNotFoundError, UsageError
 from .paths import check_name, default_runs_dir, job_dir, job_reason, trial_dir
-from .reporting import Console, QuietReporter, Reporter, Sheltered
+from .reporting import QuietReporter, Reporter, Sheltered, console
 from .trial import (
     IN_PROGRESS,
     JOB_COMPLETED,
@@ -292,7 +292,7 @@ def _reporter(reporter: Reporter | None, quiet: bool, report: bool = False) -> R
         else:
             from .progress import make_reporter
 
-            reporter = make_reporter(Console(stderr=True, highlight=False, soft_wrap=True))
+            reporter = make_reporter(console(stderr=True))
     # Output that goes away (a closed pipe or terminal) silences the progress, not the job.
     reporter = Sheltered(reporter)
     if report:

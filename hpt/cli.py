@@ -18,11 +18,11 @@ from pathlib import Path
 
 import typer
 
-from . import __version__
+from . import __version__, reporting
 from .api import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .errors import HptError, JobNotFoundError, SpecError, UsageError
 from .paths import NO_RUNNER, job_reason
-from .reporting import Console, OutputClosed
+from .reporting import OutputClosed, console
 from .trial import IN_PROGRESS
 
 app = typer.Typer(
@@ -76,12 +76,12 @@ JobArg = typer.Argument(
 )
 
 
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+def _err():
+    return console(stderr=True)
 
 
-def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+def _out():
+    return console()
 
 
 def _print_table(table) -> None:
@@ -89,11 +89,11 @@ def _print_table(table) -> None:
     not wrap: those overflow rather than being cut), or at its natural width in a pipe."""
     from rich.measure import Measurement
 
-    wide = Console(highlight=False, width=100_000)
+    wide = reporting.Console(highlight=False, width=100_000)
     need = Measurement.get(wide, wide.options, table)
     width = show_width()
     width = need.maximum if width is None else max(width, need.minimum)
-    Console(highlight=False, width=width).print(table)
+    reporting.Console(highlight=False, width=width).print(table)
 
 
 def _version(value: bool) -> None:
@@ -115,7 +115,7 @@ def _main(
 # --------------------------------------------------------------------------- validate / schema
 
 
-def _print_problems(console: Console, source: str, problems) -> None:
+def _print_problems(console, source: str, problems) -> None:
     for p in problems:
         tag = "error" if p.severity == "error" else "warning"
         console.print(f"{source}: {tag}: {p}", markup=False)
@@ -432,17 +432,17 @@ def show(
     width = show_width()
     view = trials_view(result, width=width, wide=wide, top=top, metrics=metrics)
     # Never narrower than the table: numbers overflow a tiny terminal rather than being cut.
-    console = Console(
+    screen = reporting.Console(
         highlight=False, width=max(width or 0, view.width) if width and not wide else view.width
     )
     head = f"job {result.name}: {result.status}" + (f" ({result.reason})" if result.reason else "")
-    console.print(head, markup=False, soft_wrap=width is None or wide)
+    screen.print(head, markup=False, soft_wrap=width is None or wide)
     line = warm_start_line(result)
     if line:
-        console.print(line, markup=False, soft_wrap=width is None or wide)
-    console.print(view.table)
+        screen.print(line, markup=False, soft_wrap=width is None or wide)
+    screen.print(view.table)
     for note in view.notes:
-        console.print(note, markup=False, soft_wrap=width is None or wide)
+        screen.print(note, markup=False, soft_wrap=width is None or wide)
 
 
 @app.command()
@@ -719,7 +719,7 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 
 
-def _deliver(text: str, out: Path | None, force: bool, warnings) -> Console:
+def _deliver(text: str, out: Path | None, force: bool, warnings):
     """Warnings on standard error, then ``text`` on standard output or into ``out``."""
     err = _err()
     for w in warnings:

@@ -20,17 +20,14 @@ import sys
 import time
 from collections.abc import Collection
 from datetime import datetime, timezone
-from typing import Any, TextIO
-
-from rich.console import Group
-from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .report import fmt
-from .reporting import Console, QuietReporter, RunView
+from .reporting import QuietReporter, RunView
 from .trial import FAILED, INTERRUPTED, PENDING, STOPPED, WITH_OBJECTIVE, best_trial
+
+if TYPE_CHECKING:
+    from .reporting import Console
 
 #: Seconds between two progress lines of one running trial (``--log-interval``).
 DEFAULT_LOG_INTERVAL = 30.0
@@ -281,6 +278,8 @@ class RichReporter(PlainReporter):
     the running trials, and what the job waits for while it stops; events print above it."""
 
     def __init__(self, console: Console, interval: float = DEFAULT_LOG_INTERVAL):
+        from rich.live import Live
+
         super().__init__(console, interval)
         self.live = Live(console=console, auto_refresh=False, transient=True)
         self._last_draw = 0.0
@@ -289,6 +288,8 @@ class RichReporter(PlainReporter):
         self._stopping: tuple[float, int, float, bool, bool] | None = None  # at, trials, grace, user, kill
 
     def emit(self, event: str, text: str, **fields: Any) -> None:
+        from rich.text import Text
+
         if event in ("trial_point", "trial_progress"):
             return  # the live table shows them
         if event == "note":
@@ -323,6 +324,11 @@ class RichReporter(PlainReporter):
         return (time.monotonic() - self._started) / finished_here * (max_jobs - done)
 
     def _render(self, run: RunView):
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
         spec = run.spec
         trials = run.trials
         running = run.running

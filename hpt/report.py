@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from rich.console import Console
-from rich.text import Text
 
 from .errors import HptError
 from .store import Store
@@ -55,20 +53,24 @@ def stopped_how(trial) -> str:
     return "stopped early"
 
 
-def summary(console: Console, result: JobResult) -> None:
-    """The human summary printed when a job ends."""
+def summary(console, result: JobResult) -> None:
+    """The human summary printed when a job ends (on a console of :mod:`hpt.reporting`)."""
     spec = result.spec
     doc = result.to_dict(trials=False)
-    style = {"Completed": "green", "Failed": "red", "Stopped": "yellow"}.get(doc["status"], "white")
-    console.print(
-        Text.assemble(
+    if console.is_terminal:
+        from rich.text import Text
+
+        style = {"Completed": "green", "Failed": "red", "Stopped": "yellow"}.get(doc["status"], "white")
+        head = Text.assemble(
             ("Job ", "bold"),
             (doc["job"], "bold"),
             " ",
             (doc["status"], f"bold {style}"),
             f": {doc['reason'] or ''}",
         )
-    )
+    else:
+        head = f"Job {doc['job']} {doc['status']}: {doc['reason'] or ''}"
+    console.print(head)
     c = doc["counts"]
     parts = [f"{c[s]} {s}" for s in TRIAL_STATES if c[s]]
     console.print(

@@ -9,12 +9,12 @@ reporters, ``hpt.htmlreport.ReportReporter`` keeps the HTML report current.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-
-from rich.console import Console as _RichConsole
 
 from .trial import Trial
 
@@ -113,12 +113,66 @@ class OutputClosed(Exception):
     layer in between turns it into an exit of its own."""
 
 
-class Console(_RichConsole):
-    """A rich console that lets a closed pipe be the caller's business: rich's own handling
-    exits the process with code 1, which would end a job (or turn a success into a failure)."""
+class PlainConsole:
+    """Where no terminal reads hpt's output (a pipe, a file, CI logs): each call's text as it
+    is, on a line of its own, flushed. The part of rich's ``Console`` that hpt uses there,
+    without importing rich (about 40 ms of every command's start); markup and styles are not
+    interpreted, so text is never mistaken for markup."""
 
-    def on_broken_pipe(self) -> None:
-        raise OutputClosed("the reader of hpt's output went away")
+    is_terminal = False
+
+    def __init__(self, file=None):
+        self._file = file
+
+    @property
+    def file(self):
+        return self._file if self._file is not None else sys.stdout
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n", **_style: Any) -> None:
+        try:
+            self.file.write(sep.join(str(o) for o in objects) + end)
+            self.file.flush()
+        except BrokenPipeError:
+            raise OutputClosed("the reader of hpt's output went away") from None
+
+
+def _rich_console_class():
+    from rich.console import Console as RichConsole
+
+    class Console(RichConsole):
+        """A rich console that lets a closed pipe be the caller's business: rich's own handling
+        exits the process with code 1, which would end a job (or turn a success into a failure)."""
+
+        def on_broken_pipe(self) -> None:
+            raise OutputClosed("the reader of hpt's output went away")
+
+    return Console
+
+
+def __getattr__(name: str):
+    # ``Console`` (rich's, closed pipes raising OutputClosed) is made when first asked for, so
+    # that a command that prints no table to a terminal never imports rich.
+    if name == "Console":
+        cls = _rich_console_class()
+        globals()["Console"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_TERMINAL_ENV = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def console(*, stderr: bool = False):
+    """Where hpt prints its messages: standard error or output, through rich at a terminal (or
+    where rich is told to act as one) and as plain lines anywhere else."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        terminal = False
+    if terminal or any(os.environ.get(k) for k in _TERMINAL_ENV):
+        return __getattr__("Console")(stderr=stderr, highlight=False, soft_wrap=True)
+    return PlainConsole(stream if stream is not None else None)
 
 
 class Sheltered:
@@ -193,9 +247,10 @@ class TeeReporter:
         return forward
 
 
-__all__ = [
-    "Console",
+__all__ = [  # and Console, made when first asked for
     "OutputClosed",
+    "PlainConsole",
+    "console",
     "QuietReporter",
     "Reporter",
     "RunView",
