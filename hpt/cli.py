@@ -15,6 +15,7 @@ import time
 import traceback
 from enum import Enum
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -877,6 +878,7 @@ def main(argv: list[str] | None = None) -> None:
 
     With ``-o json`` on the command line, every failure also prints one JSON document on
     stdout: ``{"error": message, "exit_code": code}``, plus ``problems`` for an invalid spec.
+    Called without ``argv`` (as the ``hpt`` program), it ends the process with :func:`leave`.
     """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -934,7 +936,31 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, OutputClosed):
         _quiet_stdout()
     sys.stdout, sys.stderr = streams
+    if argv is None:
+        leave(code)
     sys.exit(code)
+
+
+def leave(code: int) -> NoReturn:
+    """End the process as ``sys.exit`` would, without the interpreter's teardown.
+
+    Non-daemon threads are waited for, ``atexit`` handlers run and the standard streams are
+    flushed; what is skipped is freeing every module and object one by one, about 0.1 s with
+    numpy, pydantic and rich loaded, which a command that has finished has no use for.
+    """
+    import atexit
+    import threading
+
+    try:
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
 
 __all__ = ["app", "main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
