@@ -7,8 +7,9 @@ its trial, nor hpt:
   (``PR_SET_PDEATHSIG``), and checks that hpt did not die before that;
 * it is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a descendant that double-forks or calls
   ``setsid`` to leave its trial's process group is re-parented here, not to init;
-* it starts each trial command (an argv list, never a shell) in a new session, with
-  ``PR_SET_PDEATHSIG`` SIGKILL so the command dies if this process is killed outright;
+* it starts each trial command (an argv list, never a shell) in a new session with
+  ``posix_spawn`` (the kernel's vfork: no copy of this process is made, so a trial costs what a
+  trial started by ``xargs`` costs);
 * a stop sends SIGTERM to the trial's process group and to its other descendants (found by the
   ``HPT_TRIAL_ID``/``HPT_ATTEMPT`` every trial's environment carries), then SIGKILL after the
   trial's grace period;
@@ -17,17 +18,19 @@ its trial, nor hpt:
   that way and exits.
 
 Out of its reach: processes a trial has started through something else (a service manager,
-``ssh``, a container runtime), which are not its descendants.
+``ssh``, a container runtime), which are not its descendants. If this process is killed with
+SIGKILL, hpt (a child subreaper too) inherits the trials and kills them.
 
 The control socket is a ``SOCK_SEQPACKET`` Unix socket: one JSON message per packet.
 hpt sends ``start`` (with the trial's stdout and stderr as passed file descriptors), ``stop``,
 ``kill`` and ``shutdown``; this process answers ``started``, ``exit`` (the code, negative for a
 signal, and whether a stop reached the command while it ran) or ``error``. Standard library
-only, and started once per run: a trial costs one fork and exec, as with ``xargs``.
+only, and started once per run.
 """
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import select
@@ -43,8 +46,6 @@ LEFTOVER_SWEEP = 5.0  # seconds after a trial ends during which its leftovers ar
 
 
 try:
-    # Looked up once: a forked child calls it before exec, where every millisecond is spent
-    # while this single-threaded supervisor waits.
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: process groups still apply
     _PRCTL = None
@@ -124,51 +125,59 @@ def _environ(pid: int) -> set[bytes]:
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
-def _spawn(argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> tuple[int, int]:
-    """Fork and exec ``argv`` in a new session with ``fds`` as its stdout and stderr, without
-    waiting for the exec (this process starts every trial of a run; one slow exec must not
-    hold up the others). Returns the pid, and a pipe that carries ``errno`` if exec fails."""
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    # No handler of this process may run in the child before it execs.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
-    try:
-        pid = os.fork()
-    except OSError:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        os.close(err_r)
-        os.close(err_w)
-        raise
-    if pid == 0:  # the child: nothing here may return or raise
-        try:
-            for sig in (*_HANDLED, signal.SIGPIPE, getattr(signal, "SIGXFSZ", signal.SIGPIPE)):
-                signal.signal(sig, signal.SIG_DFL)  # Python ignores SIGPIPE; a command does not
-            signal.set_wakeup_fd(-1)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            os.setsid()
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies if the supervisor is killed outright
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(fds[0], 1)
-            os.dup2(fds[1], 2)
+def _executable(argv0: str, env: dict[str, str]) -> str:
+    """The file ``execvpe`` would run for ``argv0``: a path as given, else the first executable
+    of that name on the trial's ``PATH``. Raises ``OSError`` (ENOENT or EACCES) as exec would."""
+    if os.sep in argv0:
+        return argv0
+    denied = None
+    for d in os.get_exec_path(env):
+        path = os.path.join(d or ".", argv0)
+        if os.path.isfile(path):
+            if os.access(path, os.X_OK):
+                return path
+            denied = path
+    if denied is not None:
+        raise PermissionError(13, "Permission denied", denied)
+    raise FileNotFoundError(2, "No such file or directory", argv0)
+
+
+# Reset in each trial: what this process handles, and what Python ignores (which exec keeps).
+_DEFAULTED = (*_HANDLED, signal.SIGPIPE, getattr(signal, "SIGXFSZ", signal.SIGPIPE))
+
+
+class _Spawner:
+    """Starts commands with ``posix_spawn``: in a new session, standard input from /dev/null,
+    the given descriptors as standard output and error, signals at their defaults, in ``cwd``
+    (this process moves there first: ``posix_spawn`` cannot)."""
+
+    def __init__(self) -> None:
+        self.cwd: str | None = None
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> int:
+        if cwd != self.cwd:
             os.chdir(cwd)
-            os.closerange(3, err_w)
-            os.closerange(err_w + 1, 1 << 16)
-            os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.write(err_w, str(exc.errno or 0).encode())
-        finally:
-            os._exit(127)
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    os.close(err_w)
-    return pid, err_r
+            self.cwd = cwd
+        return os.posix_spawn(
+            _executable(argv[0], env),
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fds[0], 1),
+                (os.POSIX_SPAWN_DUP2, fds[1], 2),
+            ],
+            setsid=True,
+            setsigmask=(),
+            setsigdef=_DEFAULTED,
+        )
 
 
 class Trial:
     """One attempt being supervised."""
 
-    def __init__(self, key, pid: int, errors: int, grace: float, marker: frozenset):
-        self.key, self.pid, self.errors, self.grace, self.marker = key, pid, errors, grace, marker
+    def __init__(self, key, pid: int, grace: float, marker: frozenset):
+        self.key, self.pid, self.grace, self.marker = key, pid, grace, marker
         self.term_at: float | None = None
         self.signalled = False
 
@@ -191,6 +200,8 @@ class Supervisor:
         self.ended: list[tuple[frozenset, float]] = []  # markers of ended trials, until when
         self.shutdown_at: float | None = None
         self.grace = 0.0
+        self.spawner = _Spawner()
+        self.home = os.getcwd()
 
     # ---- messages
 
@@ -215,7 +226,8 @@ class Supervisor:
                     os.close(fd)
 
     def start(self, m: dict, fds: list[int]) -> None:
-        key, argv, cwd = m["key"], m["argv"], m["cwd"]
+        key, argv = m["key"], m["argv"]
+        cwd = os.path.join(self.home, m["cwd"])  # a relative one from where hpt started this process
         if self.shutdown_at is not None:
             self.send(ev="error", key=key, message="hpt is stopping", notfound=False)
             return
@@ -228,19 +240,29 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.update(m["env"])
         try:
-            pid, errors = _spawn(argv, env, cwd, fds)
+            pid = self.spawner.spawn(argv, env, cwd, fds)
         except OSError as exc:
-            self.send(
-                ev="error", key=key, message=f"cannot start {argv[0]}: {exc.strerror or exc}", notfound=False
-            )
+            if exc.errno == errno.ENOENT and exc.filename in (argv[0], None):
+                self.send(ev="error", key=key, message=f"command not found: {argv[0]}", notfound=True)
+            elif exc.errno == errno.EACCES and exc.filename not in (cwd,):
+                self.send(
+                    ev="error",
+                    key=key,
+                    message=f"permission denied: {argv[0]} is not executable",
+                    notfound=False,
+                )
+            else:
+                self.send(
+                    ev="error",
+                    key=key,
+                    message=f"cannot start {argv[0]}: {exc.strerror or exc}",
+                    notfound=False,
+                )
             return
         marker = frozenset(
             f"{k}={env[k]}".encode() for k in ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT") if k in env
         )
-        trial = Trial(
-            key, pid, errors, float(m.get("grace", 5.0)), marker if len(marker) == 3 else frozenset()
-        )
-        trial.argv0 = argv[0]
+        trial = Trial(key, pid, float(m.get("grace", 5.0)), marker if len(marker) == 3 else frozenset())
         self.trials[pid] = trial
         self.by_key[key] = trial
         self.send(ev="started", key=key, pid=pid)
@@ -291,38 +313,18 @@ class Supervisor:
                 continue  # an orphan re-parented here, now gone
             self.by_key.pop(trial.key, None)
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-            try:
-                failed = os.read(trial.errors, 64)
-            except OSError:
-                failed = b""
-            os.close(trial.errors)
             # Whatever the command left running goes with it: its group now, and what left the
             # group as it is re-parented here (the sweep, by the trial's environment).
             _killpg(pid, signal.SIGKILL)
             if trial.marker:
                 self.ended.append((trial.marker, time.monotonic() + LEFTOVER_SWEEP))
-            done.append((trial, code, failed))
+            done.append((trial, code))
         if not done:
             return False
         self.sweep()  # once for every trial reaped here, before any is reported
-        for trial, code, failed in done:
-            self.report_exit(trial, code, failed)
+        for trial, code in done:
+            self.send(ev="exit", key=trial.key, code=code, signalled=trial.signalled, time=time.time())
         return True
-
-    def report_exit(self, trial: Trial, code: int, failed: bytes) -> None:
-        if failed:  # exec failed: the command never ran
-            errno_ = int(failed)
-            what = os.strerror(errno_) if errno_ else "unknown error"
-            argv0 = trial.argv0
-            if errno_ == 2:
-                self.send(ev="error", key=trial.key, message=f"command not found: {argv0}", notfound=True)
-            elif errno_ == 13:
-                message = f"permission denied: {argv0} is not executable"
-                self.send(ev="error", key=trial.key, message=message, notfound=False)
-            else:
-                self.send(ev="error", key=trial.key, message=f"cannot start {argv0}: {what}", notfound=False)
-            return
-        self.send(ev="exit", key=trial.key, code=code, signalled=trial.signalled, time=time.time())
 
     def sweep(self) -> None:
         """Leftovers of ended trials that showed up since (re-parented after their parent died)."""
@@ -366,6 +368,7 @@ class Supervisor:
 def main() -> int:
     control_fd, parent = int(sys.argv[1]), int(sys.argv[2])
     sock = socket.socket(fileno=control_fd)
+    sock.set_inheritable(False)  # no trial gets hpt's socket (posix_spawn keeps what is inheritable)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -397,6 +400,8 @@ def main() -> int:
         if sock_open and sock in ready:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_MAX, 2)
+                for fd in fds:  # not inherited by trials (recv_fds does not pass MSG_CMSG_CLOEXEC on)
+                    os.set_inheritable(fd, False)
             except OSError:
                 data, fds = b"", []
             if not data:  # hpt closed its end: stop everything

@@ -52,10 +52,22 @@ def test_capped_log_keeps_head_and_tail(tmp_path):
     assert b"10 bytes of output not kept" in text
 
 
-def _run(tmp_path, argv, grace=2.0, stop_after=None):
+def test_make_dirs_refuses_a_link_below_inside_and_says_what_it_made(tmp_path):
+    from hpt.executors.proc import make_dirs
+
+    assert make_dirs(tmp_path / "a" / "b", inside=tmp_path) is True
+    assert make_dirs(tmp_path / "a" / "b", inside=tmp_path) is False
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="symbolic link"):
+        make_dirs(tmp_path / "link" / "c", inside=tmp_path)
+    assert make_dirs(tmp_path / "x" / "y", inside="/") is True  # checks up to the root, and ends
+
+
+def _run(tmp_path, argv, grace=2.0, stop_after=None, env=None):
     events = queue.Queue()
     stop = StopSignal()
-    launch = Launch(1, 1, tuple(argv), {"HPT_TEST": "1"}, str(tmp_path), str(tmp_path / "logs"), grace=grace)
+    env = {"HPT_TEST": "1", **(env or {})}
+    launch = Launch(1, 1, tuple(argv), env, str(tmp_path), str(tmp_path / "logs"), grace=grace)
     t = threading.Thread(target=run_attempt, args=(launch, events.put, stop))
     t.start()
     if stop_after is not None:
@@ -165,6 +177,27 @@ def test_an_attempt_runs_in_a_process_with_many_descriptors(tmp_path):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert events[-1].exit_code == 0, events[-1]
     assert [t for e in events if isinstance(e, Output) for t in e.lines] == ["fine"]
+
+
+def test_a_trial_inherits_no_descriptor_but_its_standard_streams(tmp_path):
+    """Not the supervisor's socket to hpt, nor the other ends of its pipes."""
+    code = "import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))"
+    events = _run(tmp_path, [sys.executable, "-c", code])
+    (line,) = [t for e in events if isinstance(e, Output) for t in e.lines]
+    assert line == "[0, 1, 2, 3]"  # 3: the listing's own descriptor
+
+
+def test_a_command_is_found_on_the_path_the_trial_is_given(tmp_path):
+    (tmp_path / "bin").mkdir()
+    tool = tmp_path / "bin" / "hpt-test-tool"
+    tool.write_text("#!/bin/sh\necho from-the-trial-path\n")
+    tool.chmod(0o755)
+    (tmp_path / "bin" / "hpt-not-executable").write_text("#!/bin/sh\n")
+    path = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    events = _run(tmp_path, ["hpt-test-tool"], env={"PATH": path})
+    assert [t for e in events if isinstance(e, Output) for t in e.lines] == ["from-the-trial-path"]
+    events = _run(tmp_path, ["hpt-not-executable"], env={"PATH": path})
+    assert events[-1].error == "permission denied: hpt-not-executable is not executable"
 
 
 def test_command_not_found(tmp_path):

@@ -78,6 +78,30 @@ def test_sigkill_of_hpt_leaves_no_trial_process(write_spec, runs):
     assert stray_processes(runs / "orphans") == []
 
 
+def test_sigkill_of_the_trial_supervisor_leaves_no_trial_process(write_spec, runs):
+    """The supervisor killed outright: hpt (a child subreaper) inherits the trials, with their
+    children and grandchildren, and kills them; the job ends without them."""
+    spec = write_spec(fake_spec("headless", args=', --spawn, --sleep, "30"'))
+    proc = start("run", spec, "--runs-dir", runs)
+    runner = psutil.Process(proc.pid)
+    # hpt -> the trial supervisor -> trial -> child -> grandchild, for 2 trials.
+    tree = wait_for(
+        lambda: (lambda d: d if len(d) >= 7 else None)(runner.children(recursive=True)),
+        what="the supervisor and 6 trial processes",
+    )
+    (supervisor,) = [p for p in runner.children() if "_supervisor.py" in " ".join(p.cmdline())]
+    pids = [p.pid for p in tree if p.pid != supervisor.pid]
+    supervisor.kill()
+    killed_at = time.monotonic()
+    wait_for(lambda: not alive(pids), timeout=5.0, what="every trial process to exit within 5 s")
+    assert time.monotonic() - killed_at < 5.0
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "internal error" not in err, err
+    reasons = {t["reason"] for t in show(runs, "headless")["trial_list"][:2]}
+    assert any("the trial supervisor died" in (r or "") for r in reasons), reasons
+    assert stray_processes(runs / "headless") == []
+
+
 def test_resume_after_sigkill_reruns_interrupted_trials(write_spec, runs):
     spec = write_spec(
         fake_spec("crashy", args=', --sleep, "0.5", --steps, "4"').replace("max_jobs: 4", "max_jobs: 6")

@@ -23,6 +23,7 @@ import os
 import re
 import select
 import selectors
+import signal
 import socket
 import stat
 import subprocess
@@ -132,9 +133,10 @@ def make_dirs(path: str | Path, inside: str | Path | None = None) -> bool:
     except FileExistsError:
         made = False
     if inside is not None:
-        stop = os.fspath(inside).rstrip(os.sep) + os.sep
+        base = os.fspath(inside).rstrip(os.sep) or os.sep
+        below = base if base.endswith(os.sep) else base + os.sep
         p = path if not made else os.path.dirname(path)  # one just made is no link
-        while p.startswith(stop):
+        while p.startswith(below) and p != base:
             if stat.S_ISLNK(os.lstat(p).st_mode):
                 raise OSError(errno.ELOOP, "a symbolic link in the job directory", p)
             p = os.path.dirname(p)
@@ -298,6 +300,67 @@ class SupervisorProcess:
             self.proc.wait()
 
 
+_MARKER = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
+
+
+def _subreaper() -> None:
+    """Make this process a child subreaper (Linux; elsewhere nothing happens)."""
+    from .._supervisor import PR_SET_CHILD_SUBREAPER, _prctl
+
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def kill_orphans(envs: list[dict[str, str]], within: float = 2.0) -> int:
+    """SIGKILL and reap this process's children (re-parented here when their supervisor died)
+    that carry the ``HPT_JOB_DIR``/``HPT_TRIAL_ID``/``HPT_ATTEMPT`` of one of ``envs``, with
+    their process groups and descendants; looks again for ``within`` seconds, as descendants
+    are re-parented in turn. Returns how many processes were killed."""
+    from .. import _supervisor as sup
+
+    markers = [
+        frozenset(f"{k}={e[k]}".encode() for k in _MARKER) for e in envs if all(k in e for k in _MARKER)
+    ]
+    if not markers:
+        return 0
+    pending: set[int] = set()  # killed, not reaped yet
+    total, quiet_since = 0, None
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = [p for p in _children() - pending if any(m <= sup._environ(p) for m in markers)]
+        for pid in found:
+            for p in [*sup._descendants(pid), pid]:
+                sup._kill(p, signal.SIGKILL)
+            sup._killpg(pid, signal.SIGKILL)
+        pending.update(found)
+        total += len(found)
+        # Reaped only once killed: a zombie keeps its pid, so no kill above reached another process.
+        for pid in list(pending):
+            try:
+                reaped = os.waitpid(pid, os.WNOHANG)[0] != 0
+            except ChildProcessError:
+                reaped = True
+            if reaped:
+                pending.discard(pid)
+        if found or pending:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 0.2:
+            break
+        time.sleep(0.02)
+    return total
+
+
+def _children() -> set[int]:
+    """This process's children, from every thread's /proc list (empty without /proc)."""
+    me, out = os.getpid(), set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{me}/task"):
+            with contextlib.suppress(OSError, ValueError), open(f"/proc/{me}/task/{task}/children") as f:
+                out.update(int(p) for p in f.read().split())
+    return out
+
+
 @dataclass
 class _Attempt:
     launch: Launch
@@ -429,7 +492,10 @@ class AttemptIO:
                     os.close(fd)
 
     def start_supervisor(self) -> None:
-        """Start the supervisor (from the thread that will call :meth:`step`)."""
+        """Start the supervisor (from the thread that will call :meth:`step`). This process
+        becomes a child subreaper: should the supervisor be killed outright, its trials are
+        re-parented here, and killed (see :func:`kill_orphans`)."""
+        _subreaper()
         self.supervisor = SupervisorProcess()
         self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
 
@@ -495,10 +561,11 @@ class AttemptIO:
 
     def _control(self) -> None:
         message = self.supervisor.receive()
-        if message is None:  # the supervisor died: its trials died with it
+        if message is None:  # the supervisor died: its trials are re-parented here
             self._sel.unregister(self.supervisor.sock)
             with self._lock:
                 attempts = list(self._attempts.values())
+            kill_orphans([a.launch.env for a in attempts if a.ended is None])
             for a in attempts:
                 if a.ended is None:
                     a.ended = Exited(a.launch.key, None, "the trial supervisor died", time.time())
