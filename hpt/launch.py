@@ -25,10 +25,9 @@ def params_of(spec, trial: Trial) -> dict:
 
 
 def write_params(tdir: Path, params: dict) -> None:
-    """``params.json``, written whole, never through a link (in a trial directory made before,
-    through a temporary file renamed into place)."""
-    new = make_dirs(tdir, inside=tdir.parent.parent)
-    write_json(tdir / "params.json", params, new=new)
+    """``params.json``, never through a link (see :func:`~hpt.executors.proc.write_json`)."""
+    make_dirs(tdir, inside=tdir.parent.parent)
+    write_json(tdir / "params.json", params)
 
 
 def prepare(spec, jdir: Path, trial: Trial, attempt: int, assignment: Assignment | None = None) -> Launch:

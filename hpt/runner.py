@@ -119,6 +119,7 @@ class Runner:
         self._t0 = self.clock.monotonic()
         self._exhausted = False
         self._killing = False
+        self._expected_to = 0  # trial ids whose first attempt the executor was told of
 
     # ------------------------------------------------------------------ what reporters read
 
@@ -306,6 +307,18 @@ class Runner:
             # Ids have no gaps, and this runner is the store's only writer: the next id is known.
             trial = Trial(len(self._trials) + 1, PENDING, suggestion.params, dict(suggestion.info))
             self._launch(trial, new=True)
+            self._expect(trial.id)
+
+    def _expect(self, last: int) -> None:
+        """Tell an executor that can prepare attempts ahead which ones come next: the first
+        attempts of the next new trials, as many as run at once."""
+        expect = getattr(self.executor, "expect", None)
+        limits = self.spec.limits
+        upto = min(last + limits.max_parallel_jobs, limits.max_jobs)
+        if expect is not None and upto > self._expected_to:
+            first = max(self._expected_to, last) + 1
+            expect([str(attempt_dir(self.dir, tid, 1)) for tid in range(first, upto + 1)])
+            self._expected_to = upto
 
     def _launch(self, trial: Trial, new: bool = False) -> None:
         """Start the next attempt of ``trial`` (``new``: a trial not in the store yet, created

@@ -4,6 +4,7 @@ behind. Real `hpt` runs on `tests/scripts/lines.py`, one test (or a few) per fau
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -173,6 +174,8 @@ def test_a_trial_directory_that_cannot_be_written_stops_the_job(write_spec, runs
     spec = write_spec(text)
     proc = start("run", spec, "--runs-dir", runs, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: running_pids(runs / "blocked"), what="trial 1 running")
+    # hpt may have made trial 2's directory ahead, while it waits: the file takes its place.
+    shutil.rmtree(runs / "blocked" / "trials" / "0002", ignore_errors=True)
     (runs / "blocked" / "trials" / "0002").write_text("a file where trial 2's directory goes")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

@@ -167,3 +167,28 @@ def test_a_readonly_store_cannot_write(views_job):
         assert store.job().name == VIEW_JOB
     finally:
         store.close()
+
+
+def test_every_trial_has_its_logs_and_no_directory_is_left_for_a_trial_that_never_ran(write_spec, runs):
+    """hpt makes the next trials' directories and logs while it waits: each trial that ran
+    writes into its own, and those made for trials that never came (the target was reached
+    long before max_jobs) are gone when the job ends."""
+    from conftest import fake_spec
+
+    text = fake_spec("ahead", extra="completion: {target: 10}")  # the first trial reaches it
+    spec = write_spec(
+        text.replace("max_jobs: 4", "max_jobs: 50").replace("max_parallel_jobs: 2", "max_parallel_jobs: 4")
+    )
+    r = hpt("run", spec, runs_dir=runs)
+    assert r.code == 0, r.err
+    doc = hpt("show", "ahead", "-o", "json", runs_dir=runs).json()
+    ids = [t["trial_id"] for t in doc["trial_list"]]
+    assert doc["status"] == "Completed" and len(ids) < 50
+    trials = runs / "ahead" / "trials"
+    assert sorted(p.name for p in trials.iterdir()) == [f"{tid:04d}" for tid in ids]
+    for tid in ids:
+        logs = sorted(p.name for p in (trials / f"{tid:04d}" / "attempt-1").iterdir())
+        assert logs == ["stderr.log", "stdout.log"], tid
+    done = next(t["trial_id"] for t in doc["trial_list"] if t["state"] == "completed")
+    out = hpt("logs", "ahead", done, runs_dir=runs)
+    assert out.code == 0 and out.out.startswith("step=1 loss="), out.err

@@ -44,6 +44,10 @@ class LocalExecutor:
         self._ready.wait(timeout=60)
         self._io.add(launch)
 
+    def expect(self, log_dirs: list[str]) -> None:
+        """The log directories of attempts coming next (made while nothing else is to be done)."""
+        self._io.expect(log_dirs)
+
     def stop(self, key: Key) -> None:
         self._io.stop(key)
 

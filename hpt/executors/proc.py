@@ -95,28 +95,32 @@ def open_new(path: str | Path, exclusive: bool = False) -> int:
     return os.open(path, flags | (os.O_EXCL if exclusive else os.O_TRUNC), 0o644)
 
 
-def write_json(path: str | Path, data: Any, new: bool = False) -> None:
-    """``data`` as indented JSON, written whole, never through a link: in a temporary file
-    renamed into place, or (``new``: in a directory just made, where nothing reads it yet)
-    straight into a file that must not exist."""
+def write_json(path: str | Path, data: Any) -> None:
+    """``data`` as indented JSON, never through a link: straight into the file if it does not
+    exist yet (nothing can be reading it), else written whole in a temporary file renamed over
+    it."""
     text = (json.dumps(data, indent=2) + "\n").encode()
     path = os.fspath(path)
-    if new:
-        target = path
-    else:
-        head, name = os.path.split(path)
-        target = os.path.join(head, f".{name}.{os.getpid()}")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(target)
-    fd = open_new(target, exclusive=True)
     try:
-        view = memoryview(text)
+        _write_all(open_new(path, exclusive=True), text)
+        return
+    except FileExistsError:
+        pass
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    _write_all(open_new(tmp, exclusive=True), text)
+    os.replace(tmp, path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-    if not new:
-        os.replace(target, path)
 
 
 def make_dirs(path: str | Path, inside: str | Path | None = None) -> bool:
@@ -158,8 +162,15 @@ class CappedLog:
     and the log says where it was cut.
     """
 
-    def __init__(self, path: str | Path, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
-        self._f = os.fdopen(open_new(path), "wb", buffering=0)
+    def __init__(
+        self,
+        path: str | Path,
+        head: int = LOG_HEAD_BYTES,
+        tail: int = LOG_TAIL_BYTES,
+        exclusive: bool = False,
+    ):
+        self.path = path
+        self._f = os.fdopen(open_new(path, exclusive=exclusive), "wb", buffering=0)
         self.head, self.tail = head, tail
         self.written = 0
         self._tail: deque[bytes] = deque()
@@ -303,6 +314,19 @@ class SupervisorProcess:
 _MARKER = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
 
 
+def _open_logs(log_dir: str, exclusive: bool = False) -> dict[str, CappedLog]:
+    """An attempt's two logs, opened afresh (``exclusive``: files that must not exist yet)."""
+    logs: dict[str, CappedLog] = {}
+    try:
+        for stream in ("stdout", "stderr"):
+            logs[stream] = CappedLog(os.path.join(log_dir, f"{stream}.log"), exclusive=exclusive)
+    except OSError:
+        for log in logs.values():
+            log.close(0)
+        raise
+    return logs
+
+
 def _subreaper() -> None:
     """Make this process a child subreaper (Linux; elsewhere nothing happens)."""
     from .._supervisor import PR_SET_CHILD_SUBREAPER, _prctl
@@ -403,6 +427,8 @@ class AttemptIO:
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
         self._requests: deque[tuple[str, Any]] = deque()  # (op, launch or key), in order
+        self._expected: deque[str] = deque()  # attempt directories to make ahead
+        self._made: dict[str, dict[str, CappedLog]] = {}  # made ahead: log dir -> its logs
         self._closed = False
 
     # ---- any thread
@@ -418,6 +444,13 @@ class AttemptIO:
 
     def stop_all(self) -> None:
         self._queue("stop_all", None)
+
+    def expect(self, log_dirs: list[str]) -> None:
+        """Attempts that will be started with these log directories: when nothing else is to be
+        done, the owning thread makes each directory and opens its two logs, so that starting
+        the attempt later costs no file creation (on a busy disk each costs up to a
+        millisecond). What is never started is removed by :meth:`close`."""
+        self._queue("expect", list(log_dirs))
 
     @property
     def idle(self) -> bool:
@@ -442,7 +475,8 @@ class AttemptIO:
         """Carry out the queued requests, read what is ready (waiting up to ``timeout``), and
         emit."""
         self._serve()
-        for sk, _ in self._sel.select(timeout):
+        ready = self._sel.select(0.0 if self._expected else timeout)
+        for sk, _ in ready:
             what = sk.data
             if what == "wake":
                 with contextlib.suppress(BlockingIOError):
@@ -454,6 +488,18 @@ class AttemptIO:
                 self._read(*what)
         self._serve()
         self._finish_ready()
+        if not ready and self._expected:
+            self._make_ahead(self._expected.popleft())
+
+    def _make_ahead(self, log_dir: str) -> None:
+        if log_dir in self._made:
+            return
+        try:
+            make_attempt_dir(log_dir)
+            # Only logs that do not exist: never those of an attempt that started already.
+            self._made[log_dir] = _open_logs(log_dir, exclusive=True)
+        except OSError:
+            pass  # made, or reported, when the attempt starts
 
     def _serve(self) -> None:
         while True:
@@ -463,6 +509,8 @@ class AttemptIO:
                 op, what = self._requests.popleft()
             if op == "start":
                 self._start(what)
+            elif op == "expect":
+                self._expected.extend(what)
             elif op in ("stop", "kill"):
                 self._send_to(op, what)
             else:  # stop_all, kill_all: what runs now
@@ -479,7 +527,17 @@ class AttemptIO:
                 self.supervisor.send({"op": op, "key": k})
 
     def close(self, wait: bool = True) -> None:
-        """Stop the supervisor (``wait``: until it has exited)."""
+        """Stop the supervisor (``wait``: until it has exited), and remove what was made ahead
+        for attempts that never started."""
+        for log_dir, logs in self._made.items():
+            for log in logs.values():
+                log.close(0)
+                with contextlib.suppress(OSError):
+                    os.unlink(log.path)
+            for d in (log_dir, os.path.dirname(log_dir)):  # the trial's, if nothing else is in it
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
+        self._made.clear()
         if self.supervisor is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._sel.unregister(self.supervisor.sock)
@@ -502,11 +560,13 @@ class AttemptIO:
     def _start(self, launch: Launch) -> None:
         k = _key(launch.key)
         log_dir = launch.log_dir
+        logs = self._made.pop(log_dir, None)
+        with contextlib.suppress(ValueError):
+            self._expected.remove(log_dir)
         try:
-            make_attempt_dir(log_dir)
-            logs = {
-                stream: CappedLog(os.path.join(log_dir, f"{stream}.log")) for stream in ("stdout", "stderr")
-            }
+            if logs is None:
+                make_attempt_dir(log_dir)
+                logs = _open_logs(log_dir)
         except OSError as exc:
             error = f"cannot write the attempt's logs in {log_dir}: {exc.strerror or exc}"
             self._fail(k, _Attempt(launch, {}, {}), error)
