@@ -237,12 +237,14 @@ class Runner:
                         self._trials, elapsed=elapsed, idle=True, exhausted=self._exhausted
                     )
                 return
+            # Points are saved, and progress drawn, after the slots are filled: a trial that ended
+            # is replaced first.
+            self._save_points()
+            self.reporter.tick(self)
             event = clock.wait(self.events, _TICK)
             if event is not None:
                 self._handle(event)
                 self._drain()
-            self._save_points()
-            self.reporter.tick(self)
 
     def _record_failure(self, failure: HptError) -> None:
         """Leave the job stopped and resumable, as far as the store still takes writes (when it
