@@ -130,7 +130,9 @@ class Criteria:
     def _after_finish(self, trials: Sequence[Trial]) -> Ending | None:
         spec = self.spec
         obj, c = spec.objective, spec.completion
-        finished = sorted((t for t in trials if t.finished), key=lambda t: (t.ended or 0, t.id))
+        finished = [t for t in trials if t.finished]
+        if c.target is not None or c.max_jobs_not_improving or c.convergence:  # these read the order
+            finished.sort(key=lambda t: (t.ended or 0, t.id))
         if c.target is not None:
             for t in finished:
                 if has_objective(t) and (

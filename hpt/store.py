@@ -619,6 +619,9 @@ class Store:
         the attempt is started with (``hpt best --format argv|env``, ``hpt show``).
         """
         now = time.time()
+        if create is not None and self._launch_columns:
+            self._create_running(trial_id, log_dir, now, *create, launch)
+            return 1
         with self._tx() as c:
             if create is not None:
                 params, info = create
@@ -643,6 +646,36 @@ class Store:
                 self._write_launch(c, trial_id, attempt, **launch)
             self._event(c, trial_id, "started", f"attempt {attempt}")
         return attempt
+
+    def _create_running(self, trial_id, log_dir, now, params, info, launch) -> None:
+        """A new trial, running its first attempt: what start_attempt writes, in three statements
+        (the runner starts trials one after another; each one's latency is a slot's idle time)."""
+        launch = launch or {}
+        devices = launch.get("devices")
+        text = json.dumps(params)
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO trials (id, state, params, info, created, attempts, started) VALUES (?, ?, ?, ?, ?, 1, ?)",
+                (trial_id, RUNNING, text, json.dumps(info or {}), now, now),
+            )
+            c.execute(
+                "INSERT INTO attempts (trial_id, attempt, state, started, log_dir, slot, devices, argv, env)"
+                " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    trial_id,
+                    RUNNING,
+                    now,
+                    log_dir,
+                    launch.get("slot"),
+                    json.dumps(list(devices)) if devices is not None else None,
+                    json.dumps(list(launch["argv"])) if "argv" in launch else None,
+                    json.dumps(launch["env"]) if "env" in launch else None,
+                ),
+            )
+            c.executemany(
+                "INSERT INTO events (time, trial_id, kind, detail) VALUES (?, ?, ?, ?)",
+                [(now, trial_id, "created", text), (now, trial_id, "started", "attempt 1")],
+            )
 
     def _write_launch(self, c, trial_id: int, attempt: int, *, argv, env, slot=None, devices=None) -> None:
         if not self._launch_columns:

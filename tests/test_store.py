@@ -57,6 +57,33 @@ def test_trial_lifecycle_and_finished_trials_are_never_written(store):
     assert store.points(t.id, "loss") == [("loss", 1, 0.5, 1.0), ("loss", 2, 0.25, 2.0)]
 
 
+def test_a_trial_created_running_is_the_trial_created_then_started(tmp_path, store):
+    """start_attempt(create=...) writes in one go what creating a trial and starting it write."""
+    other = Store.create(
+        tmp_path / "two", name="two", spec_text="x", spec={"a": 1}, spec_source="s.yaml", base_dir="/", seed=5
+    )
+    launch = {"argv": ["python", "t.py"], "env": {"HPT_TRIAL_ID": "1"}, "slot": 0, "devices": ["0"]}
+    try:
+        store.start_attempt(1, "/logs/1", create=({"x": 1}, {"k": 2}), launch=launch)
+        t = other.create_trial({"x": 1}, {"k": 2})
+        other.start_attempt(t.id, "/logs/1")
+        other._write_launch(other._conn, t.id, 1, **launch)
+
+        def shape(s):
+            tr = s.trial(1)
+            (a,) = s.attempts(1)
+            kinds = [r[0] for r in s._conn.execute("SELECT kind FROM events WHERE trial_id = 1 ORDER BY id")]
+            return (
+                (tr.state, tr.attempts, tr.params, tr.info, tr.started is not None),
+                (a.state, a.log_dir, a.argv, a.env, a.slot, a.devices),
+                kinds,
+            )
+
+        assert shape(store) == shape(other)
+    finally:
+        other.close()
+
+
 def test_retry_and_interrupt_keep_the_trial_id(store):
     t = store.create_trial({"x": 1})
     a1 = store.start_attempt(t.id, "/l/1")
