@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 CONTINUOUS, INTEGER, CATEGORICAL = "continuous", "integer", "categorical"
 LINEAR, LOG, REVERSE_LOG, AUTO = "linear", "logarithmic", "reverse_logarithmic", "auto"
@@ -81,10 +82,10 @@ class Param:
             return 1.0 - math.exp(s)
         return s
 
-    def decode(self, u: np.ndarray) -> Any:
+    def decode(self, u: Sequence[float]) -> Any:
         """Map this parameter's block of the unit cube to a value that can be run."""
         if self.kind == CATEGORICAL:
-            return self.values[int(np.argmax(u))]
+            return self.values[max(range(len(u)), key=u.__getitem__)]  # the first largest
         t = min(max(float(u[0]), 0.0), 1.0)
         a, b = self._bounds()
         x = self._backward(a + t * (b - a))
@@ -94,6 +95,8 @@ class Param:
 
     def encode(self, value: Any) -> np.ndarray:
         """Inverse of :meth:`decode` (an integer maps to the centre of its cell)."""
+        import numpy as np
+
         if self.kind == CATEGORICAL:
             out = np.zeros(len(self.values))
             out[self.values.index(str(value))] = 1.0
@@ -157,13 +160,19 @@ class Space:
             return None
         return math.prod(p.cardinality or 1 for p in self.params)
 
-    def decode(self, u: np.ndarray) -> dict[str, Any]:
-        u = np.asarray(u, dtype=float)
-        if u.shape != (self.dim,):
-            raise ValueError(f"expected a point of dimension {self.dim}, got shape {u.shape}")
+    def decode(self, u: Sequence[float]) -> dict[str, Any]:
+        """The configuration at cube point ``u`` (a sequence of ``dim`` floats, or an array)."""
+        shape = getattr(u, "shape", None)
+        if shape is None or len(shape) == 1:
+            u = [float(x) for x in u]
+            shape = (len(u),)
+        if shape != (self.dim,):
+            raise ValueError(f"expected a point of dimension {self.dim}, got shape {shape}")
         return {p.name: p.decode(u[s]) for p, s in zip(self.params, self._slices, strict=True)}
 
     def encode(self, values: Mapping[str, Any]) -> np.ndarray:
+        import numpy as np
+
         return np.concatenate([p.encode(values[p.name]) for p in self.params])
 
     def snap(self, u: np.ndarray) -> np.ndarray:

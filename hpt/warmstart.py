@@ -35,8 +35,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import HptError, Problem, SpecError
 from .metrics import final_value
 from .paths import job_dir
@@ -173,7 +171,7 @@ def _map(spec: Spec, parent: Spec, name: str, t, points: list) -> PriorRow:
     params, filled = {}, []
     for p in spec.space.params:
         if p.name not in full:  # only under transfer_learning: the parent did not have it
-            params[p.name] = p.values[0] if p.kind == CATEGORICAL else p.decode(np.array([0.5]))
+            params[p.name] = p.values[0] if p.kind == CATEGORICAL else p.decode([0.5])
             filled.append(p.name)
             continue
         value = _in_space(p, full[p.name])

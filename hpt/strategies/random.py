@@ -6,8 +6,7 @@ under ``warm_start: identical_data_and_algorithm``."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..seeded import uniform
 from .base import Context, Suggestion
 
 _ENUMERATE_LIMIT = 1_000_000
@@ -18,8 +17,8 @@ class RandomSampler:
         self.space = space
 
     def draw(self, seed: int, trial_id: int, k: int = 0) -> dict:
-        rng = np.random.default_rng([seed, trial_id, k])
-        return self.space.decode(rng.random(self.space.dim))
+        # numpy.random.default_rng([seed, trial_id, k]).random(dim), without importing numpy
+        return self.space.decode(uniform((seed, trial_id, k), self.space.dim))
 
     def ask(self, ctx: Context) -> Suggestion | None:
         space = self.space
@@ -37,6 +36,8 @@ class RandomSampler:
         if size > _ENUMERATE_LIMIT:  # so large that 200 misses mean something else is wrong
             return None
         # Nearly exhausted: choose uniformly among what is left.
+        import numpy as np
+
         left = [p for p in space.grid() if space.key(p) not in seen]
         rng = np.random.default_rng([ctx.seed, tid, 200])
         return Suggestion(left[int(rng.integers(len(left)))])

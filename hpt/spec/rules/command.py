@@ -11,8 +11,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ...space import Space
 from .. import render
 from ..model import ExecutorConfig
@@ -120,7 +118,7 @@ def check_placeholders(ctx: Context, command, env, space: Space | None, static: 
             )
     # Format specs are checked by rendering once with representative values.
     if space is not None and command and not ctx.failed:
-        sample = space.decode(np.full(space.dim, 0.5))
+        sample = space.decode([0.5] * space.dim)
         values = {n: render.Value(v, render.text_of(v)) for n, v in sample.items()}
         values.update(static)
         values.update({b: render.Value("x", "x") for b in render.BUILTINS})
