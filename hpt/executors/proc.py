@@ -314,6 +314,77 @@ class SupervisorProcess:
 _MARKER = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
 
 
+class _Ahead:
+    """Attempt directories and logs made ahead, by a thread of their own, for the attempts an
+    executor expects next: starting one of them then costs no file creation (up to a
+    millisecond each on a busy disk), and the thread that reads trials' output is never held
+    up making them. Only files that do not exist yet are made (never an attempt's that started),
+    and :meth:`close` removes what no attempt took."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._wanted: deque[str] = deque()
+        self._busy: str | None = None
+        self._made: dict[str, dict[str, CappedLog]] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def want(self, log_dirs: list[str]) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._wanted.extend(log_dirs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hpt-ahead", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def take(self, log_dir: str) -> dict[str, CappedLog] | None:
+        """The logs made for ``log_dir``, or None (then nothing will be made there)."""
+        with self._cond:
+            while self._busy == log_dir:
+                self._cond.wait()
+            with contextlib.suppress(ValueError):
+                self._wanted.remove(log_dir)
+            return self._made.pop(log_dir, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._wanted and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                log_dir = self._busy = self._wanted.popleft()
+            logs = None
+            try:
+                make_attempt_dir(log_dir)
+                logs = _open_logs(log_dir, exclusive=True)
+            except OSError:
+                pass  # made, or reported, when the attempt starts
+            with self._cond:
+                self._busy = None
+                if logs is not None:
+                    self._made[log_dir] = logs
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            while self._busy is not None:
+                self._cond.wait()
+            made, self._made = self._made, {}
+        for log_dir, logs in made.items():
+            for log in logs.values():
+                log.close(0)
+                with contextlib.suppress(OSError):
+                    os.unlink(log.path)
+            for d in (log_dir, os.path.dirname(log_dir)):  # the trial's, if nothing else is in it
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
+
+
 def _open_logs(log_dir: str, exclusive: bool = False) -> dict[str, CappedLog]:
     """An attempt's two logs, opened afresh (``exclusive``: files that must not exist yet)."""
     logs: dict[str, CappedLog] = {}
@@ -410,9 +481,9 @@ class AttemptIO:
 
     :meth:`start_supervisor` and :meth:`step` must be called by one thread, which outlives the
     supervisor (the supervisor is told of that thread's end); :meth:`add`, :meth:`stop` and
-    :meth:`kill_all` may be called from any thread: they queue the request, and that thread
-    carries it out in order (so the caller never waits for an attempt's directory and logs to
-    be made, and a stop never overtakes the start it stops).
+    :meth:`kill_all` may be called from any thread once the supervisor runs: an attempt is
+    started by the thread that adds it, with no hand-over (its directory and logs are usually
+    made ahead, see :meth:`expect`).
     """
 
     def __init__(self, emit: Callable[[Event], None]):
@@ -426,41 +497,46 @@ class AttemptIO:
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
-        self._requests: deque[tuple[str, Any]] = deque()  # (op, launch or key), in order
-        self._expected: deque[str] = deque()  # attempt directories to make ahead
-        self._made: dict[str, dict[str, CappedLog]] = {}  # made ahead: log dir -> its logs
+        self._ahead = _Ahead()
         self._closed = False
 
     # ---- any thread
 
     def add(self, launch: Launch) -> None:
-        self._queue("start", launch)
+        self._start(launch)
 
     def stop(self, key) -> None:
-        self._queue("stop", _key(key))
+        self._request("stop", _key(key))
 
     def kill_all(self) -> None:
-        self._queue("kill_all", None)
+        with self._lock:
+            keys = list(self._attempts)
+        for k in keys:
+            self._request("kill", k)
 
     def stop_all(self) -> None:
-        self._queue("stop_all", None)
+        with self._lock:
+            keys = list(self._attempts)
+        for k in keys:
+            self._request("stop", k)
+        self._wake()
 
     def expect(self, log_dirs: list[str]) -> None:
-        """Attempts that will be started with these log directories: when nothing else is to be
-        done, the owning thread makes each directory and opens its two logs, so that starting
-        the attempt later costs no file creation (on a busy disk each costs up to a
-        millisecond). What is never started is removed by :meth:`close`."""
-        self._queue("expect", list(log_dirs))
+        """Attempts that will be started with these log directories: they are made ahead (see
+        :class:`_Ahead`), and what is never started is removed by :meth:`close`."""
+        self._ahead.want(log_dirs)
 
     @property
     def idle(self) -> bool:
         with self._lock:
-            return not self._attempts and not self._requests
+            return not self._attempts
 
-    def _queue(self, op: str, what: Any) -> None:
+    def _request(self, op: str, k: str) -> None:
         with self._lock:
-            self._requests.append((op, what))
-        self._wake()
+            running = k in self._attempts  # else it has ended already: nothing to stop
+        if running and self.supervisor is not None:
+            with contextlib.suppress(OSError):
+                self.supervisor.send({"op": op, "key": k})
 
     def _wake(self) -> None:
         with self._lock:  # never after close(): the fd number may belong to another file by then
@@ -472,11 +548,8 @@ class AttemptIO:
     # ---- the owning thread
 
     def step(self, timeout: float) -> None:
-        """Carry out the queued requests, read what is ready (waiting up to ``timeout``), and
-        emit."""
-        self._serve()
-        ready = self._sel.select(0.0 if self._expected else timeout)
-        for sk, _ in ready:
+        """Read what is ready (waiting up to ``timeout``), and emit."""
+        for sk, _ in self._sel.select(timeout):
             what = sk.data
             if what == "wake":
                 with contextlib.suppress(BlockingIOError):
@@ -486,58 +559,12 @@ class AttemptIO:
                 self._control()
             else:
                 self._read(*what)
-        self._serve()
         self._finish_ready()
-        if not ready and self._expected:
-            self._make_ahead(self._expected.popleft())
-
-    def _make_ahead(self, log_dir: str) -> None:
-        if log_dir in self._made:
-            return
-        try:
-            make_attempt_dir(log_dir)
-            # Only logs that do not exist: never those of an attempt that started already.
-            self._made[log_dir] = _open_logs(log_dir, exclusive=True)
-        except OSError:
-            pass  # made, or reported, when the attempt starts
-
-    def _serve(self) -> None:
-        while True:
-            with self._lock:
-                if not self._requests:
-                    return
-                op, what = self._requests.popleft()
-            if op == "start":
-                self._start(what)
-            elif op == "expect":
-                self._expected.extend(what)
-            elif op in ("stop", "kill"):
-                self._send_to(op, what)
-            else:  # stop_all, kill_all: what runs now
-                with self._lock:
-                    keys = list(self._attempts)
-                for k in keys:
-                    self._send_to(op[:4], k)
-
-    def _send_to(self, op: str, k: str) -> None:
-        with self._lock:
-            a = self._attempts.get(k)
-        if a is not None and a.ended is None and self.supervisor is not None:  # else it has ended
-            with contextlib.suppress(OSError):
-                self.supervisor.send({"op": op, "key": k})
 
     def close(self, wait: bool = True) -> None:
-        """Stop the supervisor (``wait``: until it has exited), and remove what was made ahead
-        for attempts that never started."""
-        for log_dir, logs in self._made.items():
-            for log in logs.values():
-                log.close(0)
-                with contextlib.suppress(OSError):
-                    os.unlink(log.path)
-            for d in (log_dir, os.path.dirname(log_dir)):  # the trial's, if nothing else is in it
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
-        self._made.clear()
+        """Remove what was made ahead for attempts that never started, and stop the supervisor
+        (``wait``: until it has exited)."""
+        self._ahead.close()
         if self.supervisor is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._sel.unregister(self.supervisor.sock)
@@ -560,9 +587,7 @@ class AttemptIO:
     def _start(self, launch: Launch) -> None:
         k = _key(launch.key)
         log_dir = launch.log_dir
-        logs = self._made.pop(log_dir, None)
-        with contextlib.suppress(ValueError):
-            self._expected.remove(log_dir)
+        logs = self._ahead.take(log_dir)
         try:
             if logs is None:
                 make_attempt_dir(log_dir)
