@@ -223,6 +223,14 @@ def _reporter(quiet: bool, log_format: LogFormat = LogFormat.auto, interval: str
     return make_reporter(_err(), log_format=log_format.value, interval=_interval(interval), quiet=quiet)
 
 
+def _spare_supervisor(executor: ExecutorKind | None) -> None:
+    """Start the local executor's trial supervisor while the spec is still being read."""
+    if executor != ExecutorKind.dask:
+        from .executors.proc import start_spare_supervisor
+
+        start_spare_supervisor()
+
+
 def _finish(result, output: Output) -> None:
     """Print a finished job's result and exit with its code."""
     from .report import dumps, summary
@@ -267,6 +275,7 @@ def run(
 
     Example: hpt run specs/digits-svc-random.yaml --log-format jsonl -o json > result.json
     """
+    _spare_supervisor(executor)
     from . import api
 
     result = api.run(
@@ -307,6 +316,7 @@ def resume(
 
     Example: hpt resume digits-svc-random --max-jobs 30
     """
+    _spare_supervisor(executor)
     from . import api
 
     result = api.resume(

@@ -102,6 +102,25 @@ def test_sigkill_of_the_trial_supervisor_leaves_no_trial_process(write_spec, run
     assert stray_processes(runs / "headless") == []
 
 
+def test_a_supervisor_started_early_and_not_used_does_not_outlive_hpt(write_spec, runs):
+    """hpt run starts the trial supervisor while it reads the spec; when no trial runs (here the
+    spec is invalid) it ends with hpt."""
+    spec = write_spec(fake_spec("invalid").replace("max_jobs: 4", "max_jobs: -1"))
+    proc = start("run", spec, "--runs-dir", runs)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "max_jobs" in err, err
+
+    def spares():
+        out = []
+        for p in psutil.process_iter(["cmdline"]):
+            cmd = p.info["cmdline"] or []
+            if any(c.endswith("_supervisor.py") for c in cmd) and cmd[-1] == str(proc.pid):
+                out.append(p.pid)
+        return out
+
+    wait_for(lambda: not spares(), timeout=5.0, what="the spare supervisor to exit")
+
+
 def test_resume_after_sigkill_reruns_interrupted_trials(write_spec, runs):
     spec = write_spec(
         fake_spec("crashy", args=', --sleep, "0.5", --steps, "4"').replace("max_jobs: 4", "max_jobs: 6")

@@ -25,13 +25,14 @@ class LocalExecutor:
         self._ready = threading.Event()
         self._io = AttemptIO(events.put)
         # The thread that starts the supervisor must outlive it: it is this one, which runs
-        # until close() (the supervisor stops every trial when it ends).
+        # until close() (the supervisor stops every trial when it ends), or the main thread,
+        # which started a spare one (hpt run).
         self._thread = threading.Thread(target=self._loop, name="hpt-trials", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         try:
-            self._io.start_supervisor()
+            self._io.start_supervisor(spare=True)
         finally:
             self._ready.set()
         try:

@@ -576,12 +576,19 @@ class AttemptIO:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-    def start_supervisor(self) -> None:
-        """Start the supervisor (from the thread that will call :meth:`step`). This process
-        becomes a child subreaper: should the supervisor be killed outright, its trials are
-        re-parented here, and killed (see :func:`kill_orphans`)."""
+    def start_supervisor(self, spare: bool = False) -> None:
+        """Start the supervisor (from the thread that will call :meth:`step`), or (``spare``)
+        take the one :func:`start_spare_supervisor` started. This process becomes a child
+        subreaper: should the supervisor be killed outright, its trials are re-parented here,
+        and killed (see :func:`kill_orphans`)."""
+        global _spare
         _subreaper()
-        self.supervisor = SupervisorProcess()
+        with _spare_lock:
+            taken, _spare = (_spare if spare else None), None
+        if taken is not None and taken.proc.poll() is not None:
+            taken.close(timeout=None)
+            taken = None
+        self.supervisor = taken or SupervisorProcess()
         self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
 
     def _start(self, launch: Launch) -> None:
@@ -779,6 +786,22 @@ class _SharedIO:
     def forget(self, key: Key) -> None:
         with self._lock:
             self._routes.pop(key[0], None)
+
+
+_spare: SupervisorProcess | None = None
+_spare_lock = threading.Lock()
+
+
+def start_spare_supervisor() -> None:
+    """Start a supervisor now, for the local executor to take when the run starts: a Python
+    start (about 25 ms) that then overlaps hpt's own, instead of holding up the first trials.
+    Call it from the main thread (the supervisor is told of the end of the thread that started
+    it). One that no executor takes exits when hpt does (its socket closes)."""
+    global _spare
+    with _spare_lock:
+        if _spare is None:
+            with contextlib.suppress(OSError):
+                _spare = SupervisorProcess()
 
 
 _shared: _SharedIO | None = None
