@@ -9,6 +9,9 @@ ratio of hpt's median to xargs's. A one-trial hpt job gives hpt's fixed cost (st
 the last line the trials' cost without it.
 
     python benchmarks/runner_overhead.py --repeat 7
+
+``--python PATH`` (repeatable) also times the hpt installed with another interpreter (another
+virtual environment, say with other versions of hpt's dependencies), interleaved with the rest.
 """
 
 from __future__ import annotations
@@ -46,10 +49,10 @@ def timed(argv: list[str], stdin: str | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def run_hpt(tmp: Path, spec_path: Path) -> float:
+def run_hpt(tmp: Path, spec_path: Path, python: str = sys.executable) -> float:
     runs = tmp / "runs"
     shutil.rmtree(runs, ignore_errors=True)
-    return timed([sys.executable, "-m", "hpt", "run", str(spec_path), "--runs-dir", str(runs), "-q"])
+    return timed([python, "-m", "hpt", "run", str(spec_path), "--runs-dir", str(runs), "-q"])
 
 
 def main() -> None:
@@ -58,6 +61,7 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=8)
     p.add_argument("--sleep", type=float, default=0.05)
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--python", action="append", default=[], help="also time the hpt of this interpreter")
     a = p.parse_args()
     inputs = "".join(f"{i / a.trials}\n" for i in range(a.trials))
     cmd = COMMAND.format(sleep=a.sleep)
@@ -66,6 +70,9 @@ def main() -> None:
         "hpt run": lambda tmp: run_hpt(tmp, tmp / "spec.yaml"),
         "hpt run, 1 trial": lambda tmp: run_hpt(tmp, tmp / "one.yaml"),
     }
+    for py in a.python:
+        methods[f"hpt run ({py})"] = lambda tmp, py=py: run_hpt(tmp, tmp / "spec.yaml", py)
+        methods[f"hpt run, 1 trial ({py})"] = lambda tmp, py=py: run_hpt(tmp, tmp / "one.yaml", py)
     if shutil.which("parallel"):
         methods["GNU parallel"] = lambda tmp: timed(
             ["parallel", "-q", f"-j{a.parallel}", "sh", "-c", cmd, "trial", ":::", *inputs.split()]
