@@ -214,3 +214,39 @@ def test_a_running_trials_current_step_shows_from_another_shell(write_spec, runs
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_output_no_terminal_reads_is_the_text_as_it_is(write_spec, runs):
+    """In a pipe (CI, a log file) hpt prints plain lines: a value that looks like rich markup
+    is printed as it is, not taken for a style."""
+    text = fake_spec(
+        "plain",
+        args=', --opt, "{optimizer}"',
+        params="x: {type: continuous, min: 0.0, max: 1.0}\n  optimizer: {type: categorical, values: ['[bold]adam']}",
+    )
+    r = hpt("run", write_spec(text), "-q", runs_dir=runs)
+    assert r.code == 0, r.err
+    assert "    optimizer = [bold]adam" in r.out.splitlines(), r.out
+
+
+def test_a_console_is_rich_only_where_a_terminal_reads_it(monkeypatch):
+    import io
+
+    from hpt import reporting
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    plain = reporting.console()
+    assert isinstance(plain, reporting.PlainConsole) and not plain.is_terminal
+    plain.print("[red]x[/red] :smile:", style="bold")
+    assert plain.file.getvalue() == "[red]x[/red] :smile:\n"
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert isinstance(reporting.console(), reporting.Console)
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    with pytest.raises(reporting.OutputClosed):
+        reporting.PlainConsole(Closed()).print("x")
