@@ -592,6 +592,8 @@ class AttemptIO:
         self._sel.register(self.supervisor.sock, selectors.EVENT_READ, "control")
 
     def _start(self, launch: Launch) -> None:
+        # Runs in the caller's thread (the runner's): it never emits itself, since the runner's
+        # queue may be full; what it learns goes through the owning thread.
         k = _key(launch.key)
         log_dir = launch.log_dir
         logs = self._ahead.take(log_dir)
