@@ -873,9 +873,10 @@ def run_attempt(launch: Launch, emit: Callable[[Event], None], stop: StopSignal)
             if not ready and not shared.reading:  # nothing will ever end this attempt now
                 end("the trial supervisor has gone")
     except Exception as exc:  # a bug here must not leave the runner waiting forever
+        # Ended here first: the trial's own exit, once stopped, may come before otherwise.
+        end(f"internal error while watching the trial: {exc!r}")
         if shared is not None and key is not None:
             shared.io.stop(key)
-        end(f"internal error while watching the trial: {exc!r}")
     finally:
         with guard:
             closed[0] = True
