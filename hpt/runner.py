@@ -377,7 +377,12 @@ class Runner:
         )
         self._active[launch.key] = active
         self.reporter.trial_started(self, trial, attempt, launch.argv)
-        self.executor.start(launch)
+        try:
+            self.executor.start(launch)
+        except EnvironmentFailure as exc:
+            del self._active[launch.key]  # never started: nothing to wait for
+            self.allocator.release(launch.key)
+            raise EnvironmentFailure(f"{exc}; continue with `hpt resume {self.spec.name}`") from None
 
     # ------------------------------------------------------------------ events
 

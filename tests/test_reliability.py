@@ -97,8 +97,13 @@ def test_sigkill_of_the_trial_supervisor_leaves_no_trial_process(write_spec, run
     assert time.monotonic() - killed_at < 5.0
     out, err = proc.communicate(timeout=60)
     assert "Traceback" not in err and "internal error" not in err, err
-    reasons = {t["reason"] for t in show(runs, "headless")["trial_list"][:2]}
+    # No trial can start any more: the job stops, to be resumed, rather than failing them all.
+    assert proc.returncode == 1 and "the trial supervisor died" in err and "hpt resume headless" in err, err
+    doc = show(runs, "headless")
+    assert doc["status"] == "Stopped", doc["status"]
+    reasons = {t["reason"] for t in doc["trial_list"][:2]}
     assert any("the trial supervisor died" in (r or "") for r in reasons), reasons
+    assert [t["state"] for t in doc["trial_list"]][2:] == ["interrupted"]  # resumed later
     assert stray_processes(runs / "headless") == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 
+from ..errors import EnvironmentFailure
 from .base import Event, Key, Launch
 from .proc import AttemptIO
 
@@ -42,7 +43,14 @@ class LocalExecutor:
             self._io.close()
 
     def start(self, launch: Launch) -> None:
+        """Start ``launch``; raises :class:`~hpt.errors.EnvironmentFailure` once the supervisor
+        has died (killed from outside hpt): no trial can start here any more."""
         self._ready.wait(timeout=60)
+        sup = self._io.supervisor
+        if sup is not None and sup.proc.poll() is not None:
+            raise EnvironmentFailure(
+                f"the trial supervisor died (exit {sup.proc.returncode}); its trials were stopped"
+            )
         self._io.add(launch)
 
     def expect(self, log_dirs: list[str]) -> None:
