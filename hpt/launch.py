@@ -1,7 +1,8 @@
 """A trial attempt's launch, prepared in one place: its directory, ``params.json``, argv and env.
 
-:func:`prepare` writes ``<job>/trials/NNNN/params.json`` (atomically, at every launch, so a
-crash between creating a trial and starting it cannot leave a trial without it), renders the
+:func:`prepare` writes ``<job>/trials/NNNN/params.json`` at every launch, before the command
+starts (a crash between creating a trial and starting it leaves it to the next launch, which
+replaces the file whole), renders the
 command and environment with the trial's values, and adds the ``HPT_*`` variables every trial
 gets, the attempt's slot and GPUs (``CUDA_VISIBLE_DEVICES``) when it has them, and SageMaker's
 ``SM_*`` variables under ``sagemaker: {env: true}``. A placeholder that cannot be rendered
