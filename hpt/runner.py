@@ -120,6 +120,7 @@ class Runner:
         self._exhausted = False
         self._killing = False
         self._expected_to = 0  # trial ids whose first attempt the executor was told of
+        self._filling = False
 
     # ------------------------------------------------------------------ what reporters read
 
@@ -417,6 +418,22 @@ class Runner:
             del self._active[event.key]
             self.allocator.release(event.key)
             self._finish(a, event)
+            self._replace()
+
+    def _replace(self) -> None:
+        """A slot has just been freed: judge the job, and fill the slot now. When several
+        trials end together, the first is replaced before the others' ends are recorded."""
+        if self._filling or self.ending is not None or self._stop_level:
+            return
+        ending = self.criteria(self._trials, elapsed=self.elapsed(), finished=self._finished)
+        if ending is not None:
+            self._end(ending)
+            return
+        self._filling = True  # _fill reads events first; those never fill from in there
+        try:
+            self._fill()
+        finally:
+            self._filling = False
 
     def _regex_timeout(self, a: _Active, exc: RegexTimeout) -> None:
         """A regex that backtracks without end: the objective's fails the trial; a secondary
