@@ -82,12 +82,22 @@ def _alive(pid: int) -> bool:
     return fields[:1] != b"Z"
 
 
-def _children() -> list[int]:
-    """This process's direct children (where orphans land), from /proc."""
+def _children(every_thread: bool = False) -> list[int]:
+    """This process's direct children (where orphans land), from /proc: those of its main
+    thread, or (``every_thread``, for a process with threads) of all of them."""
     me = os.getpid()
     try:
-        with open(f"/proc/{me}/task/{me}/children") as f:
-            return [int(p) for p in f.read().split()]
+        tasks = os.listdir(f"/proc/{me}/task") if every_thread else [str(me)]
+        out = []
+        for task in tasks:
+            try:
+                with open(f"/proc/{me}/task/{task}/children") as f:
+                    out += [int(p) for p in f.read().split()]
+            except FileNotFoundError:
+                if task == str(me):
+                    raise  # no such file in this kernel: look through /proc below
+                # else a thread that has just ended
+        return out
     except OSError:
         pass
     out = []

@@ -47,7 +47,7 @@ class LocalExecutor:
         has died (killed from outside hpt): no trial can start here any more."""
         self._ready.wait(timeout=60)
         sup = self._io.supervisor
-        if sup is not None and sup.proc.poll() is not None:
+        if sup is not None and not sup.alive:
             raise EnvironmentFailure(
                 f"the trial supervisor died (exit {sup.proc.returncode}); its trials were stopped"
             )

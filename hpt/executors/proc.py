@@ -278,6 +278,10 @@ class SupervisorProcess:
         self.sock = ours
         self._lock = threading.Lock()
 
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def send(self, message: dict, fds: tuple[int, ...] = ()) -> None:
         """Raises ``OSError`` when the supervisor is gone."""
         data = json.dumps(message).encode()
@@ -421,7 +425,11 @@ def kill_orphans(envs: list[dict[str, str]], within: float = 2.0) -> int:
     total, quiet_since = 0, None
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        found = [p for p in _children() - pending if any(m <= sup._environ(p) for m in markers)]
+        found = [
+            p
+            for p in set(sup._children(every_thread=True)) - pending
+            if any(m <= sup._environ(p) for m in markers)
+        ]
         for pid in found:
             for p in [*sup._descendants(pid), pid]:
                 sup._kill(p, signal.SIGKILL)
@@ -444,16 +452,6 @@ def kill_orphans(envs: list[dict[str, str]], within: float = 2.0) -> int:
             break
         time.sleep(0.02)
     return total
-
-
-def _children() -> set[int]:
-    """This process's children, from every thread's /proc list (empty without /proc)."""
-    me, out = os.getpid(), set()
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{me}/task"):
-            with contextlib.suppress(OSError, ValueError), open(f"/proc/{me}/task/{task}/children") as f:
-                out.update(int(p) for p in f.read().split())
-    return out
 
 
 @dataclass
@@ -585,7 +583,7 @@ class AttemptIO:
         _subreaper()
         with _spare_lock:
             taken, _spare = (_spare if spare else None), None
-        if taken is not None and taken.proc.poll() is not None:
+        if taken is not None and not taken.alive:
             taken.close(timeout=None)
             taken = None
         self.supervisor = taken or SupervisorProcess()
@@ -767,7 +765,7 @@ class _SharedIO:
     @property
     def alive(self) -> bool:
         sup = self.io.supervisor
-        return sup is not None and sup.proc.poll() is None
+        return sup is not None and sup.alive
 
     def _route(self, event: Event) -> None:
         with self._lock:
