@@ -225,10 +225,7 @@ class Runner:
             # Exits already received count before any timeout is judged (hpt may have been
             # paused while its trials ended).
             self._drain()
-            if self.ending is None:
-                ending = self.criteria(self._trials, elapsed=elapsed, finished=self._finished)
-                if ending is not None:
-                    self._end(ending)
+            self._judge(elapsed)
             self._check_timeouts(now)
             if self.ending is None:
                 self._fill()
@@ -425,15 +422,21 @@ class Runner:
         trials end together, the first is replaced before the others' ends are recorded."""
         if self._filling or self.ending is not None or self._stop_level:
             return
-        ending = self.criteria(self._trials, elapsed=self.elapsed(), finished=self._finished)
-        if ending is not None:
-            self._end(ending)
+        self._judge(self.elapsed())
+        if self.ending is not None:
             return
         self._filling = True  # _fill reads events first; those never fill from in there
         try:
             self._fill()
         finally:
             self._filling = False
+
+    def _judge(self, elapsed: float) -> None:
+        """End the job if a completion criterion says so now."""
+        if self.ending is None:
+            ending = self.criteria(self._trials, elapsed=elapsed, finished=self._finished)
+            if ending is not None:
+                self._end(ending)
 
     def _regex_timeout(self, a: _Active, exc: RegexTimeout) -> None:
         """A regex that backtracks without end: the objective's fails the trial; a secondary
