@@ -275,6 +275,16 @@ _INSERT_POINTS = "INSERT INTO metrics (trial_id, attempt, name, step, value, tim
 _SET_PROCESS = "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?"
 
 
+def _launch_columns(argv=None, env=None, slot=None, devices=None) -> tuple:
+    """An attempt's ``slot``, ``devices``, ``argv`` and ``env`` columns."""
+    return (
+        slot,
+        json.dumps(list(devices)) if devices is not None else None,
+        json.dumps(list(argv)) if argv is not None else None,
+        json.dumps(env) if env is not None else None,
+    )
+
+
 class Store:
     """A job's database. Use :meth:`create` or :meth:`open`; one writer (the runner) at a time."""
 
@@ -650,8 +660,6 @@ class Store:
     def _create_running(self, trial_id, log_dir, now, params, info, launch) -> None:
         """A new trial, running its first attempt: what start_attempt writes, in three statements
         (the runner starts trials one after another; each one's latency is a slot's idle time)."""
-        launch = launch or {}
-        devices = launch.get("devices")
         text = json.dumps(params)
         with self._tx() as c:
             c.execute(
@@ -661,16 +669,7 @@ class Store:
             c.execute(
                 "INSERT INTO attempts (trial_id, attempt, state, started, log_dir, slot, devices, argv, env)"
                 " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    trial_id,
-                    RUNNING,
-                    now,
-                    log_dir,
-                    launch.get("slot"),
-                    json.dumps(list(devices)) if devices is not None else None,
-                    json.dumps(list(launch["argv"])) if "argv" in launch else None,
-                    json.dumps(launch["env"]) if "env" in launch else None,
-                ),
+                (trial_id, RUNNING, now, log_dir, *_launch_columns(**(launch or {}))),
             )
             c.executemany(
                 "INSERT INTO events (time, trial_id, kind, detail) VALUES (?, ?, ?, ?)",
@@ -682,14 +681,7 @@ class Store:
             raise StoreError(f"{self.path} is a version-1 store; open it with hpt.jobs.stored_spec first")
         c.execute(
             "UPDATE attempts SET slot = ?, devices = ?, argv = ?, env = ? WHERE trial_id = ? AND attempt = ?",
-            (
-                slot,
-                json.dumps(list(devices)) if devices is not None else None,
-                json.dumps(list(argv)),
-                json.dumps(env),
-                trial_id,
-                attempt,
-            ),
+            (*_launch_columns(argv=argv, env=env, slot=slot, devices=devices), trial_id, attempt),
         )
 
     def save_progress(
