@@ -172,7 +172,7 @@ def console(*, stderr: bool = False):
         terminal = False
     if terminal or any(os.environ.get(k) for k in _TERMINAL_ENV):
         return __getattr__("Console")(stderr=stderr, highlight=False, soft_wrap=True)
-    return PlainConsole(stream if stream is not None else None)
+    return PlainConsole(stream)
 
 
 class Sheltered:
