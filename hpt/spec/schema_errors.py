@@ -3,6 +3,8 @@
 ``schema()`` reads ``schemas/spec.schema.json``; ``schema_problems(doc)`` checks a loaded
 document against it and words each jsonschema error the way a spec author reads it
 (``unknown key 'lr'; did you mean 'lr0'?``), at the line and column of the offending node.
+A document that conforms is recognised by :func:`~hpt.spec.schema_check.conforms`; jsonschema
+is imported only to word the errors of one that does not.
 """
 
 from __future__ import annotations
@@ -11,25 +13,33 @@ import difflib
 import json
 import re
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
+from .schema_check import conforms
 from .yamlio import Document, format_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The JSON Schema (draft 2020-12) of a spec, as shipped in ``schemas/spec.schema.json``."""
     # In a source checkout (or an editable install) the file sits beside the package; in an
-    # installed wheel it is the package data hpt.schemas.
+    # installed wheel it is in the package hpt.schemas (read as a file: importlib.resources
+    # costs 5 ms a start), or in a zip only importlib.resources can read.
     beside = Path(__file__).resolve().parents[2] / "schemas" / "spec.schema.json"
+    if not beside.is_file():
+        from .. import schemas
+
+        beside = Path(schemas.__file__).with_name("spec.schema.json")
     if beside.is_file():
         text = beside.read_text("utf-8")
     else:
+        from importlib import resources
+
         text = resources.files("hpt.schemas").joinpath("spec.schema.json").read_text("utf-8")
     return json.loads(text)
 
@@ -80,14 +90,21 @@ def _schema_at(path: tuple) -> dict:
     return node
 
 
-# JSON Schema counts 1.0 as an integer; the rules that follow (and the runner) need a real one, so
-# `max_jobs: 10.0` is reported here, with its line, rather than slipping through half-checked.
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
-    ),
-)
+@lru_cache(maxsize=1)
+def validator() -> jsonschema.protocols.Validator:
+    """jsonschema's validator of the spec schema, with hpt's integer."""
+    import jsonschema
+
+    # JSON Schema counts 1.0 as an integer; the rules that follow (and the runner) need a real
+    # one, so `max_jobs: 10.0` is reported here, with its line, rather than slipping through
+    # half-checked.
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+            "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+        ),
+    )
+    return cls(schema())
 
 
 def unquoted_placeholder(value: Any, path: tuple, doc: Document) -> str | None:
@@ -112,7 +129,8 @@ def _placeholder_message(meant: str) -> str:
 
 def schema_problems(doc: Document) -> list[Problem]:
     """Every JSON Schema violation of the document, in words, with its line and column."""
-    validator = _Validator(schema())
+    if conforms(doc.data, schema()):
+        return []
     out: list[Problem] = []
 
     def add(path: tuple, message: str, key: bool = False) -> None:
@@ -208,6 +226,6 @@ def schema_problems(doc: Document) -> list[Problem]:
         else:
             add(path, err.message)
 
-    for err in validator.iter_errors(doc.data):
+    for err in validator().iter_errors(doc.data):
         visit(err)
     return out
