@@ -39,6 +39,9 @@ from .warmstart import load_prior
 POINTS_CAP, THIN = 20_000, 100
 _STDERR_TAIL = 20
 _SAVE_EVERY = 5_000
+#: Seconds between saves of what running attempts showed (an attempt's end saves the rest with
+#: it, in the same transaction).
+_SAVE_INTERVAL = 0.5
 #: How long the loop waits for an event before it looks at the clock again.
 _TICK = 0.1
 #: Events handled at most in one go before a suggestion, so a flooding trial cannot starve it.
@@ -206,7 +209,7 @@ class Runner:
 
     def _loop(self) -> None:
         store, clock = self.store, self.clock
-        last_poll = self._t0
+        last_poll = last_save = self._t0
         while True:
             now = clock.monotonic()
             elapsed = self.elapsed()
@@ -236,8 +239,10 @@ class Runner:
                     )
                 return
             # Points are saved, and progress drawn, after the slots are filled: a trial that ended
-            # is replaced first.
-            self._save_points()
+            # is replaced first. Not at every event: a short trial's points go with its end.
+            if now - last_save >= _SAVE_INTERVAL:
+                last_save = now
+                self._save_points()
             self.reporter.tick(self)
             event = clock.wait(self.events, _TICK)
             if event is not None:

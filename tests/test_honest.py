@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 from conftest import SCRIPTS, hpt, hpt_start, wait_for
 
+from hpt.jobs import stray_processes
 from hpt.store import Store
 
 LINES = SCRIPTS / "lines.py"
@@ -108,7 +109,8 @@ def test_pausing_hpt_does_not_fail_trials_that_ended_in_time(write_spec, runs):
         "run", write_spec(text), "--runs-dir", runs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for(lambda: len(running_pids(runs / "paused")) == 2, what="two running trials")
+        # Their processes, not the store: a short trial's pid is saved with its end.
+        wait_for(lambda: len(stray_processes(runs / "paused")) == 2, what="two running trials")
         os.kill(proc.pid, signal.SIGSTOP)
         time.sleep(3)  # the trials end (in 0.2 s) while hpt is paused, past max_job_runtime
         os.kill(proc.pid, signal.SIGCONT)
@@ -173,7 +175,7 @@ def test_a_trial_directory_that_cannot_be_written_stops_the_job(write_spec, runs
     text = text.replace('"quick-0.1"', '"quick-1.5"')
     spec = write_spec(text)
     proc = start("run", spec, "--runs-dir", runs, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: running_pids(runs / "blocked"), what="trial 1 running")
+    wait_for(lambda: stray_processes(runs / "blocked"), what="trial 1 running")
     # hpt may have made trial 2's directory ahead, while it waits: the file takes its place.
     shutil.rmtree(runs / "blocked" / "trials" / "0002", ignore_errors=True)
     (runs / "blocked" / "trials" / "0002").write_text("a file where trial 2's directory goes")
