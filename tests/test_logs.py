@@ -4,6 +4,7 @@ job that is running."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import select
 import signal
@@ -170,9 +171,9 @@ def test_a_readonly_store_cannot_write(views_job):
 
 
 def test_every_trial_has_its_logs_and_no_directory_is_left_for_a_trial_that_never_ran(write_spec, runs):
-    """hpt makes the next trials' directories and logs while it waits: each trial that ran
-    writes into its own, and those made for trials that never came (the target was reached
-    long before max_jobs) are gone when the job ends."""
+    """hpt makes the next trials' directories, logs and params.json while it waits: each trial
+    that ran writes into its own, and those made for trials that never came (the target was
+    reached long before max_jobs) are gone when the job ends."""
     from conftest import fake_spec
 
     text = fake_spec("ahead", extra="completion: {target: 10}")  # the first trial reaches it
@@ -186,9 +187,12 @@ def test_every_trial_has_its_logs_and_no_directory_is_left_for_a_trial_that_neve
     assert doc["status"] == "Completed" and len(ids) < 50
     trials = runs / "ahead" / "trials"
     assert sorted(p.name for p in trials.iterdir()) == [f"{tid:04d}" for tid in ids]
-    for tid in ids:
-        logs = sorted(p.name for p in (trials / f"{tid:04d}" / "attempt-1").iterdir())
-        assert logs == ["stderr.log", "stdout.log"], tid
+    for t in doc["trial_list"]:
+        tdir = trials / f"{t['trial_id']:04d}"
+        logs = sorted(p.name for p in (tdir / "attempt-1").iterdir())
+        assert logs == ["stderr.log", "stdout.log"], t
+        params = json.loads((tdir / "params.json").read_text())
+        assert {k: params[k] for k in t["hyperparameters"]} == t["hyperparameters"], t
     done = next(t["trial_id"] for t in doc["trial_list"] if t["state"] == "completed")
     out = hpt("logs", "ahead", done, runs_dir=runs)
     assert out.code == 0 and out.out.startswith("step=1 loss="), out.err
