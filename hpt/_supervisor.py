@@ -28,6 +28,7 @@ signal, and whether a stop reached the command while it ran) or ``error``. Stand
 only, and started once per run.
 """
 
+import array
 import contextlib
 import ctypes
 import errno
@@ -65,10 +66,22 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def _read(path: str) -> bytes:
+    """A whole (/proc) file, in plain system calls: an open file object costs six more, and
+    these are read for every trial that ends."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _stat(pid: int) -> bytes | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+        stat = _read(f"/proc/{pid}/stat")
     except OSError:
         return None
     return stat[stat.rfind(b")") + 2 :]  # "state ppid ..."; comm may hold spaces and ")"
@@ -91,8 +104,7 @@ def _children(every_thread: bool = False) -> list[int]:
         out = []
         for task in tasks:
             try:
-                with open(f"/proc/{me}/task/{task}/children") as f:
-                    out += [int(p) for p in f.read().split()]
+                out += [int(p) for p in _read(f"/proc/{me}/task/{task}/children").split()]
             except FileNotFoundError:
                 if task == str(me):
                     raise  # no such file in this kernel: look through /proc below
@@ -115,8 +127,7 @@ def _descendants(pid: int) -> list[int]:
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                kids = [int(k) for k in f.read().split()]
+            kids = [int(k) for k in _read(f"/proc/{p}/task/{p}/children").split()]
         except OSError:
             kids = []
         out += kids
@@ -126,8 +137,7 @@ def _descendants(pid: int) -> list[int]:
 
 def _environ(pid: int) -> set[bytes]:
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return set(f.read().split(b"\0"))
+        return set(_read(f"/proc/{pid}/environ").split(b"\0"))
     except OSError:
         return set()
 
@@ -375,6 +385,23 @@ class Supervisor:
         return time.monotonic() - self.shutdown_at > self.grace + 5.0  # give up on the stubborn
 
 
+_FDS_SPACE = socket.CMSG_SPACE(2 * array.array("i").itemsize)
+
+
+def _receive(sock: socket.socket, buffer: bytearray) -> tuple[bytes, list[int]]:
+    """One message and the descriptors passed with it (close-on-exec, so no trial inherits
+    them: posix_spawn keeps what is inheritable); ``b""`` once hpt has closed its end."""
+    try:
+        n, ancdata, _flags, _addr = sock.recvmsg_into([buffer], _FDS_SPACE, socket.MSG_CMSG_CLOEXEC)
+    except OSError:
+        return b"", []
+    fds = array.array("i")
+    for level, kind, cdata in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(cdata[: len(cdata) - (len(cdata) % fds.itemsize)])
+    return bytes(buffer[:n]), list(fds)
+
+
 def main() -> int:
     control_fd, parent = int(sys.argv[1]), int(sys.argv[2])
     sock = socket.socket(fileno=control_fd)
@@ -396,6 +423,7 @@ def main() -> int:
     if os.getppid() != parent:  # hpt died before we could ask to be told
         return 1
     sock_open = True
+    buffer = bytearray(MESSAGE_MAX)  # one, not a new megabyte for every message
     while not supervisor.finished():
         timeout = supervisor.deadlines()
         watch = [wake_r] + ([sock] if sock_open else [])
@@ -408,12 +436,7 @@ def main() -> int:
                 while os.read(wake_r, 4096):
                     pass
         if sock_open and sock in ready:
-            try:
-                data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_MAX, 2)
-                for fd in fds:  # not inherited by trials (recv_fds does not pass MSG_CMSG_CLOEXEC on)
-                    os.set_inheritable(fd, False)
-            except OSError:
-                data, fds = b"", []
+            data, fds = _receive(sock, buffer)
             if not data:  # hpt closed its end: stop everything
                 sock_open = False
                 supervisor.begin_shutdown()

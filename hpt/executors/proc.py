@@ -315,6 +315,7 @@ class SupervisorProcess:
             theirs.close()
         self.sock = ours
         self._lock = threading.Lock()
+        self._buffer = bytearray(MESSAGE_MAX)  # one, not a new megabyte for every message
 
     @property
     def alive(self) -> bool:
@@ -332,10 +333,10 @@ class SupervisorProcess:
     def receive(self) -> dict | None:
         """The next message, or None when the supervisor has gone."""
         try:
-            data = self.sock.recv(MESSAGE_MAX)
+            n = self.sock.recv_into(self._buffer)
         except OSError:
             return None
-        return json.loads(data) if data else None
+        return json.loads(self._buffer[:n]) if n else None
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Ask the supervisor to stop what still runs and exit; wait for it up to ``timeout``
