@@ -38,6 +38,20 @@ def test_create_and_reopen(tmp_path, store):
         )
 
 
+def test_a_new_job_database_is_complete_in_wal_mode_with_nothing_left_beside_it(tmp_path, store):
+    import sqlite3
+
+    store.close()
+    conn = sqlite3.connect(f"file:{tmp_path / 'job' / 'job.db'}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT name, seed FROM job").fetchone() == ("job", 5)
+    finally:
+        conn.close()
+    assert not [p.name for p in (tmp_path / "job").iterdir() if p.name.startswith(".job.db")]
+
+
 def test_trial_lifecycle_and_finished_trials_are_never_written(store):
     t = store.create_trial({"x": 1})
     a = store.start_attempt(t.id, "/logs/1")
