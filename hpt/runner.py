@@ -174,6 +174,9 @@ class Runner:
         store, clock = self.store, self.clock
         for t in store.trials():  # in id order
             self._add(t)
+        # The first new trials' files are made while the first of them start (only now: the
+        # job is locked, so no other runner writes its directory).
+        self._expect(len(self._trials))
         for tid, pts in store.metric_history(self.objective.metric).items():
             if self._by_id[tid].finished:
                 self.history[tid] = pts
