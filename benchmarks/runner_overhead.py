@@ -1,8 +1,9 @@
 """What running a trial costs hpt, next to `xargs -P` and GNU `parallel` running the same commands.
 
 200 trials of a 50 ms command (`sh -c 'sleep 0.05; echo "loss=$1"'`), 8 at a time. hpt runs
-them as a random-search job through its command line (`hpt run SPEC -q`, a fresh job each
-time: its start-up, the store, every trial's logs and metrics included); `xargs -P8` and
+them as a random-search job through its command line (`hpt run SPEC -q`, the `hpt` installed
+beside the interpreter, a fresh job in a new runs directory each time: its start-up, the store,
+every trial's logs and metrics included); `xargs -P8` and
 `parallel -j8` run the same command lines with nothing around them. Each is timed end to end
 (wall clock) `--repeat` times, interleaved, and the table gives the median, the range, and the
 ratio of hpt's median to xargs's. A one-trial hpt job gives hpt's fixed cost (start-up), and
@@ -17,6 +18,7 @@ virtual environment, say with other versions of hpt's dependencies), interleaved
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import statistics
 import subprocess
@@ -49,10 +51,18 @@ def timed(argv: list[str], stdin: str | None = None) -> float:
     return time.perf_counter() - t0
 
 
+_runs = itertools.count()
+
+
 def run_hpt(tmp: Path, spec_path: Path, python: str = sys.executable) -> float:
-    runs = tmp / "runs"
-    shutil.rmtree(runs, ignore_errors=True)
-    return timed([python, "-m", "hpt", "run", str(spec_path), "--runs-dir", str(runs), "-q"])
+    # A new runs directory each time, all removed at the end: deleting the last run's thousand
+    # files just before would time ext4 looking past recently freed inodes for new ones (up to
+    # a fifth of hpt's CPU in perf), which is the benchmark's own doing, not hpt's.
+    runs = tmp / f"runs-{next(_runs)}"
+    # The `hpt` command installed beside the interpreter, as a user runs it.
+    script = Path(python).parent / "hpt"
+    hpt = [str(script)] if script.is_file() else [python, "-m", "hpt"]
+    return timed([*hpt, "run", str(spec_path), "--runs-dir", str(runs), "-q"])
 
 
 def main() -> None:
