@@ -222,6 +222,9 @@ class Supervisor:
         self.grace = 0.0
         self.spawner = _Spawner()
         self.home = os.getcwd()
+        # Read once (nothing changes it here): Python trials stream their lines unless told
+        # otherwise.
+        self.environ = {"PYTHONUNBUFFERED": "1", **os.environ}
 
     # ---- messages
 
@@ -254,11 +257,8 @@ class Supervisor:
         if not os.path.isdir(cwd):
             self.send(ev="error", key=key, message=f"working directory {cwd} does not exist", notfound=False)
             return
-        # hpt's environment (this process's), with what hpt adds for the trial laid over it;
-        # Python trials stream their lines unless told otherwise.
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.update(m["env"])
+        # hpt's environment (this process's), with what hpt adds for the trial laid over it.
+        env = {**self.environ, **m["env"]}
         try:
             pid = self.spawner.spawn(argv, env, cwd, fds)
         except OSError as exc:
