@@ -187,6 +187,18 @@ def test_a_trial_inherits_no_descriptor_but_its_standard_streams(tmp_path):
     assert line == "[0, 1, 2, 3]"  # 3: the listing's own descriptor
 
 
+def test_a_trial_gets_hpts_environment_with_the_launchs_variables_laid_over_it(tmp_path):
+    """Python trials stream their lines (PYTHONUNBUFFERED=1) unless hpt's environment or the
+    launch says otherwise."""
+    code = "import os; print(os.environ['PYTHONUNBUFFERED'], os.environ['HPT_TEST'], os.environ['PATH'])"
+    events = _run(tmp_path, [sys.executable, "-c", code])
+    lines = [t for e in events if isinstance(e, Output) for t in e.lines]
+    assert lines == [f"{os.environ.get('PYTHONUNBUFFERED', '1')} 1 {os.environ['PATH']}"]
+    events = _run(tmp_path, [sys.executable, "-c", code], env={"PYTHONUNBUFFERED": "0", "HPT_TEST": "2"})
+    lines = [t for e in events if isinstance(e, Output) for t in e.lines]
+    assert lines == [f"0 2 {os.environ['PATH']}"]
+
+
 def test_a_command_is_found_on_the_path_the_trial_is_given(tmp_path):
     (tmp_path / "bin").mkdir()
     tool = tmp_path / "bin" / "hpt-test-tool"
