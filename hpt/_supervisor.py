@@ -386,19 +386,23 @@ class Supervisor:
 
 
 _FDS_SPACE = socket.CMSG_SPACE(2 * array.array("i").itemsize)
+_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # Linux
 
 
 def _receive(sock: socket.socket, buffer: bytearray) -> tuple[bytes, list[int]]:
     """One message and the descriptors passed with it (close-on-exec, so no trial inherits
     them: posix_spawn keeps what is inheritable); ``b""`` once hpt has closed its end."""
     try:
-        n, ancdata, _flags, _addr = sock.recvmsg_into([buffer], _FDS_SPACE, socket.MSG_CMSG_CLOEXEC)
+        n, ancdata, _flags, _addr = sock.recvmsg_into([buffer], _FDS_SPACE, _CLOEXEC)
     except OSError:
         return b"", []
     fds = array.array("i")
     for level, kind, cdata in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(cdata[: len(cdata) - (len(cdata) % fds.itemsize)])
+    if not _CLOEXEC:
+        for fd in fds:
+            os.set_inheritable(fd, False)
     return bytes(buffer[:n]), list(fds)
 
 
