@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .devices import Assignment
 from .executors.base import Launch
-from .executors.proc import made_ahead, make_dirs, write_json
+from .executors.proc import make_dirs, write_json
 from .paths import attempt_dir, trial_dir
 from .trial import Trial
 
@@ -27,10 +27,8 @@ def params_of(spec, trial: Trial) -> dict:
 
 def write_params(tdir: Path, params: dict) -> None:
     """``params.json``, never through a link (see :func:`~hpt.executors.proc.write_json`)."""
-    path = tdir / "params.json"
-    if not made_ahead(path):
-        make_dirs(tdir, inside=tdir.parent.parent)
-    write_json(path, params)
+    make_dirs(tdir, inside=tdir.parent.parent)
+    write_json(tdir / "params.json", params)
 
 
 def prepare(spec, jdir: Path, trial: Trial, attempt: int, assignment: Assignment | None = None) -> Launch:

@@ -171,9 +171,9 @@ def test_a_readonly_store_cannot_write(views_job):
 
 
 def test_every_trial_has_its_logs_and_no_directory_is_left_for_a_trial_that_never_ran(write_spec, runs):
-    """hpt makes the next trials' directories, logs and params.json while it waits: each trial
-    that ran writes into its own, and those made for trials that never came (the target was
-    reached long before max_jobs) are gone when the job ends."""
+    """hpt makes the next trials' directories and logs while it waits: each trial that ran
+    writes into its own (and has its params.json), and those made for trials that never came
+    (the target was reached long before max_jobs) are gone when the job ends."""
     from conftest import fake_spec
 
     text = fake_spec("ahead", extra="completion: {target: 10}")  # the first trial reaches it

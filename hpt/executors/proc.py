@@ -95,12 +95,6 @@ def open_new(path: str | Path, exclusive: bool = False) -> int:
     return os.open(path, flags | (os.O_EXCL if exclusive else os.O_TRUNC), 0o644)
 
 
-#: Empty files this process created ahead (see :class:`_Ahead`), open, by path: the first
-#: :func:`write_json` of the path writes through the descriptor instead of creating the file.
-_made_files: dict[str, int] = {}
-_made_lock = threading.Lock()
-
-
 def _still_there(fd: int, path: str) -> bool:
     """Whether ``path`` is still the file ``fd`` was opened on (nothing removed or replaced it,
     or a directory above it, since it was made ahead)."""
@@ -111,31 +105,12 @@ def _still_there(fd: int, path: str) -> bool:
     return (st.st_dev, st.st_ino) == (at.st_dev, at.st_ino)
 
 
-def _take_made(path: str) -> int | None:
-    with _made_lock:
-        fd = _made_files.pop(path, None)
-    if fd is not None and not _still_there(fd, path):
-        os.close(fd)
-        return None
-    return fd
-
-
-def made_ahead(path: str | Path) -> bool:
-    """Whether ``path`` was made ahead (its directories too) and not written yet."""
-    with _made_lock:
-        return os.fspath(path) in _made_files
-
-
 def write_json(path: str | Path, data: Any) -> None:
     """``data`` as indented JSON, never through a link: straight into the file if it does not
-    exist yet (nothing can be reading it) or was made empty ahead by this process, else written
-    whole in a temporary file renamed over it."""
+    exist yet (nothing can be reading it), else written whole in a temporary file renamed over
+    it."""
     text = (json.dumps(data, indent=2) + "\n").encode()
     path = os.fspath(path)
-    fd = _take_made(path)
-    if fd is not None:
-        _write_all(fd, text)
-        return
     try:
         _write_all(open_new(path, exclusive=True), text)
         return
@@ -359,18 +334,16 @@ _MARKER = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
 
 class _Ahead:
     """Attempt directories and logs made ahead, by a thread of their own, for the attempts an
-    executor expects next, and a first attempt's ``params.json`` (empty and open, for
-    :func:`write_json`): starting one of them then costs no file creation (up to a millisecond
-    each on a busy disk), and the thread that reads trials' output is never held up making
-    them. Only files that do not exist yet are made (never an attempt's that started), and
-    :meth:`close` removes what no attempt took."""
+    executor expects next: starting one of them then costs no file creation (up to a
+    millisecond each on a busy disk), and the thread that reads trials' output is never held
+    up making them. Only files that do not exist yet are made (never an attempt's that started),
+    and :meth:`close` removes what no attempt took."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._wanted: deque[str] = deque()
         self._busy: str | None = None
         self._made: dict[str, dict[str, CappedLog]] = {}
-        self._params: list[str] = []  # params.json files made (taken or not)
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -413,12 +386,6 @@ class _Ahead:
             try:
                 make_attempt_dir(log_dir)
                 logs = _open_logs(log_dir, exclusive=True)
-                if os.path.basename(log_dir) == "attempt-1":
-                    params = os.path.join(os.path.dirname(log_dir), "params.json")
-                    fd = open_new(params, exclusive=True)
-                    with _made_lock:
-                        _made_files[params] = fd
-                    self._params.append(params)
             except OSError:
                 pass  # made, or reported, when the attempt starts
             with self._cond:
@@ -434,12 +401,6 @@ class _Ahead:
             while self._busy is not None:
                 self._cond.wait()
             made, self._made = self._made, {}
-        for params in self._params:
-            fd = _take_made(params)
-            if fd is not None:  # no trial was given it
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(params)
         for log_dir, logs in made.items():
             for log in logs.values():
                 log.close(0)
