@@ -44,6 +44,8 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 MESSAGE_MAX = 1 << 20
 LEFTOVER_SWEEP = 5.0  # seconds after a trial ends during which its leftovers are looked for
+#: The variables that tell one attempt's processes from any other's (hpt sets them in every trial).
+MARKER_KEYS = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
 
 
 try:
@@ -262,26 +264,16 @@ class Supervisor:
         try:
             pid = self.spawner.spawn(argv, env, cwd, fds)
         except OSError as exc:
-            if exc.errno == errno.ENOENT and exc.filename in (argv[0], None):
-                self.send(ev="error", key=key, message=f"command not found: {argv[0]}", notfound=True)
+            notfound = exc.errno == errno.ENOENT and exc.filename in (argv[0], None)
+            if notfound:
+                message = f"command not found: {argv[0]}"
             elif exc.errno == errno.EACCES and exc.filename not in (cwd,):
-                self.send(
-                    ev="error",
-                    key=key,
-                    message=f"permission denied: {argv[0]} is not executable",
-                    notfound=False,
-                )
+                message = f"permission denied: {argv[0]} is not executable"
             else:
-                self.send(
-                    ev="error",
-                    key=key,
-                    message=f"cannot start {argv[0]}: {exc.strerror or exc}",
-                    notfound=False,
-                )
+                message = f"cannot start {argv[0]}: {exc.strerror or exc}"
+            self.send(ev="error", key=key, message=message, notfound=notfound)
             return
-        marker = frozenset(
-            f"{k}={env[k]}".encode() for k in ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT") if k in env
-        )
+        marker = frozenset(f"{k}={env[k]}".encode() for k in MARKER_KEYS if k in env)
         trial = Trial(key, pid, float(m.get("grace", 5.0)), marker if len(marker) == 3 else frozenset())
         self.trials[pid] = trial
         self.by_key[key] = trial

@@ -329,9 +329,6 @@ class SupervisorProcess:
             self.proc.wait()
 
 
-_MARKER = ("HPT_JOB_DIR", "HPT_TRIAL_ID", "HPT_ATTEMPT")
-
-
 class _Ahead:
     """Attempt directories and logs made ahead, by a thread of their own, for the attempts an
     executor expects next: starting one of them then costs no file creation (up to a
@@ -438,9 +435,8 @@ def kill_orphans(envs: list[dict[str, str]], within: float = 2.0) -> int:
     are re-parented in turn. Returns how many processes were killed."""
     from .. import _supervisor as sup
 
-    markers = [
-        frozenset(f"{k}={e[k]}".encode() for k in _MARKER) for e in envs if all(k in e for k in _MARKER)
-    ]
+    keys = sup.MARKER_KEYS
+    markers = [frozenset(f"{k}={e[k]}".encode() for k in keys) for e in envs if all(k in e for k in keys)]
     if not markers:
         return 0
     pending: set[int] = set()  # killed, not reaped yet
