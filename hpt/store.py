@@ -275,7 +275,7 @@ _INSERT_POINTS = "INSERT INTO metrics (trial_id, attempt, name, step, value, tim
 _SET_PROCESS = "UPDATE attempts SET pid = ?, pgid = ?, host = ? WHERE trial_id = ? AND attempt = ?"
 
 
-def _launch_columns(argv=None, env=None, slot=None, devices=None) -> tuple:
+def _launch_values(argv=None, env=None, slot=None, devices=None) -> tuple:
     """An attempt's ``slot``, ``devices``, ``argv`` and ``env`` columns."""
     return (
         slot,
@@ -636,19 +636,11 @@ class Store:
         the attempt is started with (``hpt best --format argv|env``, ``hpt show``).
         """
         now = time.time()
-        if create is not None and self._launch_columns:
+        if create is not None:
             self._create_running(trial_id, log_dir, now, *create, launch)
             return 1
         with self._tx() as c:
-            if create is not None:
-                params, info = create
-                c.execute(
-                    "INSERT INTO trials (id, state, params, info, created) VALUES (?, ?, ?, ?, ?)",
-                    (trial_id, PENDING, json.dumps(params), json.dumps(info or {}), now),
-                )
-                self._event(c, trial_id, "created", json.dumps(params))
-            else:
-                self._check_open(c, trial_id)
+            self._check_open(c, trial_id)
             (attempt,) = c.execute("SELECT attempts + 1 FROM trials WHERE id = ?", (trial_id,)).fetchone()
             c.execute(
                 "UPDATE trials SET state = ?, attempts = ?, started = ?, reason = NULL,"
@@ -667,6 +659,7 @@ class Store:
     def _create_running(self, trial_id, log_dir, now, params, info, launch) -> None:
         """A new trial, running its first attempt: what start_attempt writes, in three statements
         (the runner starts trials one after another; each one's latency is a slot's idle time)."""
+        self._need_launch_columns()
         text = json.dumps(params)
         with self._tx() as c:
             c.execute(
@@ -676,19 +669,22 @@ class Store:
             c.execute(
                 "INSERT INTO attempts (trial_id, attempt, state, started, log_dir, slot, devices, argv, env)"
                 " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                (trial_id, RUNNING, now, log_dir, *_launch_columns(**(launch or {}))),
+                (trial_id, RUNNING, now, log_dir, *_launch_values(**(launch or {}))),
             )
             c.executemany(
                 "INSERT INTO events (time, trial_id, kind, detail) VALUES (?, ?, ?, ?)",
                 [(now, trial_id, "created", text), (now, trial_id, "started", "attempt 1")],
             )
 
-    def _write_launch(self, c, trial_id: int, attempt: int, *, argv, env, slot=None, devices=None) -> None:
+    def _need_launch_columns(self) -> None:
         if not self._launch_columns:
             raise StoreError(f"{self.path} is a version-1 store; open it with hpt.jobs.stored_spec first")
+
+    def _write_launch(self, c, trial_id: int, attempt: int, *, argv, env, slot=None, devices=None) -> None:
+        self._need_launch_columns()
         c.execute(
             "UPDATE attempts SET slot = ?, devices = ?, argv = ?, env = ? WHERE trial_id = ? AND attempt = ?",
-            (*_launch_columns(argv=argv, env=env, slot=slot, devices=devices), trial_id, attempt),
+            (*_launch_values(argv=argv, env=env, slot=slot, devices=devices), trial_id, attempt),
         )
 
     def save_progress(
