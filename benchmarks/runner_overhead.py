@@ -18,7 +18,6 @@ virtual environment, say with other versions of hpt's dependencies), interleaved
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
 import statistics
@@ -52,14 +51,11 @@ def timed(argv: list[str], stdin: str | None = None, env: dict[str, str] | None 
     return time.perf_counter() - t0
 
 
-_runs = itertools.count()
-
-
 def run_hpt(tmp: Path, spec_path: Path, python: str = sys.executable) -> float:
     # A new runs directory each time, all removed at the end: deleting the last run's thousand
     # files just before would time ext4 looking past recently freed inodes for new ones (up to
     # a fifth of hpt's CPU in perf), which is the benchmark's own doing, not hpt's.
-    runs = tmp / f"runs-{next(_runs)}"
+    runs = Path(tempfile.mkdtemp(dir=tmp)) / "runs"
     # The `hpt` command installed beside the interpreter, as a user runs it.
     script = Path(python).parent / "hpt"
     hpt = [str(script)] if script.is_file() else [python, "-m", "hpt"]
